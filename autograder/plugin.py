@@ -1,0 +1,255 @@
+"""The pytest plugin that runs inside the grading child process.
+
+It provides the fixtures tests use (``submission``, ``reference``, ``rng``, ``seed``, ``set_score``,
+``set_leaderboard_value``), registers the grading markers, and streams raw facts about every test to the
+parent (see :mod:`autograder.events`): what was collected, when each test starts, how each ended. It decides
+nothing about scores or what a student may see; the parent (:mod:`autograder.supervisor`) does, so a crash
+here loses at most the test that was running.
+
+Load it with ``pytest -p autograder.plugin``; without ``--ag-events-fd`` it only provides fixtures, which is
+how a TA runs one test file by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, RESULT, START, EventWriter, cap
+from autograder.loading import PackageView, StudentCodeError, student_frames
+from autograder.metadata import MARKERS, read_metadata
+
+_WRITER = pytest.StashKey["EventWriter | None"]()
+_STATE = pytest.StashKey[dict]()
+_ITEM_RECORD = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption("--ag-submission", default=None, help="folder holding the student's files")
+    group.addoption("--ag-reference", default=None, help="folder holding the reference solution")
+    group.addoption("--ag-seed", type=int, default=None, help="run seed (fresh per run when omitted)")
+    group.addoption("--ag-events-fd", type=int, default=None, help="file descriptor for the event stream")
+    group.addoption("--ag-only", default=None, help="file listing the node ids to run, one per line")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    fd = config.getoption("--ag-events-fd", None)
+    config.stash[_WRITER] = EventWriter(fd) if fd is not None else None
+    seed = config.getoption("--ag-seed", None)
+    config.stash[_STATE] = {"seed": seed if seed is not None else int.from_bytes(os.urandom(4), "little")}
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    writer = config.stash.get(_WRITER, None)
+    if writer is not None:
+        writer.emit(FINISHED)
+        writer.close()
+
+
+def _emit(config: pytest.Config, kind: str, **payload: Any) -> None:
+    writer = config.stash.get(_WRITER, None)
+    if writer is not None:
+        writer.emit(kind, **payload)
+
+
+def _relative(config: pytest.Config, path: Path | str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(config.rootpath.resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- collection
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    only = config.getoption("--ag-only", None)
+    if only:
+        wanted = [line.strip() for line in Path(only).read_text(encoding="utf-8").splitlines() if line.strip()]
+        by_id = {item.nodeid: item for item in items}
+        items[:] = [by_id[nodeid] for nodeid in wanted if nodeid in by_id]
+    tests = [read_metadata(item, item.nodeid, _relative(config, item.path)).to_json() for item in items]
+    _emit(config, COLLECTED, tests=tests)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed and "config" in _CONFIG:
+        message = str(report.longrepr) if report.longrepr else "could not be collected"
+        _emit(_CONFIG["config"], COLLECT_ERROR, file=report.nodeid, message=cap(message, 4000))
+
+
+_CONFIG: dict[str, pytest.Config] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG["config"] = session.config
+
+
+# ---------------------------------------------------------------- running
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _emit(_CONFIG["config"], START, nodeid=nodeid)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_ITEM_RECORD] = {"started": time.perf_counter(), "phases": [], "stdout": "", "stderr": ""}
+    for holder in (getattr(item, "obj", None), getattr(getattr(item, "obj", None), "__func__", None)):
+        for attribute in ("__score__", "__leaderboard_value__"):
+            if holder is not None and attribute in getattr(holder, "__dict__", {}):
+                delattr(holder, attribute)  # a previous run's value must not leak into this one
+    _skip_missing_device(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    record = item.stash.setdefault(_ITEM_RECORD, {"started": time.perf_counter(), "phases": [], "stdout": "", "stderr": ""})
+    record["stdout"] = report.capstdout  # each phase's report repeats the earlier phases' sections
+    record["stderr"] = report.capstderr
+    if report.failed or report.skipped:
+        record["phases"].append(_describe_phase(item, call, report))
+    return report
+
+
+def _describe_phase(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> dict[str, Any]:
+    """Raw facts about a failed or skipped phase; the parent decides what of it a student may see."""
+    phase: dict[str, Any] = {"when": report.when, "outcome": report.outcome}
+    if hasattr(report, "wasxfail"):
+        phase["xfail"] = True
+    if report.skipped and isinstance(report.longrepr, tuple):
+        phase["message"] = str(report.longrepr[2]).removeprefix("Skipped: ")
+        return phase
+    excinfo = call.excinfo
+    if excinfo is None:
+        phase["message"] = cap(str(report.longrepr), 4000)
+        return phase
+    submission_dir = item.config.getoption("--ag-submission", None)
+    exc = excinfo.value
+    phase["exception"] = type(exc).__name__
+    if isinstance(exc, StudentCodeError):
+        phase["origin"] = "load"
+        phase["message"] = cap(str(exc), 4000)
+        return phase
+    frames = student_frames(exc, Path(submission_dir)) if submission_dir else []
+    innermost = excinfo.traceback[-1].path if len(excinfo.traceback) else None
+    in_student = bool(submission_dir) and innermost is not None and _inside(Path(str(innermost)), Path(submission_dir))
+    phase["origin"] = "student" if in_student else "test"
+    phase["message"] = cap(excinfo.exconly(), 4000)
+    phase["student_frames"] = frames[-20:]
+    return phase
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(directory.resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    config = _CONFIG["config"]
+    item = _CURRENT.get(nodeid)
+    record = item.stash.get(_ITEM_RECORD, None) if item is not None else None
+    if record is None:
+        return
+    obj = getattr(item, "obj", None)
+    score = getattr(obj, "__score__", None)
+    score = record.get("score") if score is None else score
+    board = getattr(obj, "__leaderboard_value__", None)
+    board = record.get("leaderboard_value") if board is None else board
+    _emit(config, RESULT, nodeid=nodeid, phases=record["phases"], stdout=cap(record["stdout"]),
+          stderr=cap(record["stderr"]), score=score, leaderboard_value=board,
+          duration_s=round(time.perf_counter() - record["started"], 4))
+
+
+_CURRENT: dict[str, pytest.Item] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    _CURRENT.clear()
+    _CURRENT[item.nodeid] = item
+
+
+# ---------------------------------------------------------------- fixtures
+def _test_seed(config: pytest.Config, nodeid: str) -> int:
+    """Per-test seed derived from the run seed, so a rerun after a crash sees the same inputs."""
+    digest = hashlib.sha256(f"{config.stash[_STATE]['seed']}:{nodeid}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest) -> int:
+    """A fresh seed for this test (the run seed is recorded in results.json for audits)."""
+    return _test_seed(request.config, request.node.nodeid)
+
+
+@pytest.fixture
+def rng(seed: int) -> Any:
+    """A ``torch.Generator`` seeded for this test: inputs the student has never seen, reproducible per run."""
+    import torch
+
+    return torch.Generator().manual_seed(seed)
+
+
+def _view(request: pytest.FixtureRequest, option: str, label: str, namespace: str | None) -> PackageView:
+    cache = request.config.stash[_STATE]
+    if option not in cache:
+        folder = request.config.getoption(option, None)
+        if folder is None:
+            pytest.fail(f"no {label} folder given; run through `autograder grade` or pass {option}=DIR", pytrace=False)
+        config = request.config
+
+        def on_import(module: str, state: str) -> None:
+            _emit(config, IMPORT, module=module, state=state, side=label)
+
+        cache[option] = PackageView(Path(folder), label=label, namespace=namespace,
+                                    on_import=on_import if namespace is None else None)
+    return cache[option]
+
+
+@pytest.fixture
+def submission(request: pytest.FixtureRequest) -> PackageView:
+    """The student's files as a package: ``submission.execution_modes.predict(...)``."""
+    return _view(request, "--ag-submission", "submission", None)
+
+
+@pytest.fixture
+def reference(request: pytest.FixtureRequest) -> PackageView:
+    """The reference solution as a package, imported under a private name beside the submission."""
+    return _view(request, "--ag-reference", "reference", "_autograder_reference")
+
+
+@pytest.fixture
+def set_score(request: pytest.FixtureRequest) -> Callable[[float], None]:
+    """Award part of a partial_credit test's points: ``set_score(2.5)``."""
+    def _set(value: float) -> None:
+        request.node.stash[_ITEM_RECORD]["score"] = float(value)
+    return _set
+
+
+@pytest.fixture
+def set_leaderboard_value(request: pytest.FixtureRequest) -> Callable[[Any], None]:
+    """Report this test's leaderboard value: ``set_leaderboard_value(0.93)``."""
+    def _set(value: Any) -> None:
+        request.node.stash[_ITEM_RECORD]["leaderboard_value"] = value
+    return _set
+
+
+def _skip_missing_device(item: pytest.Item) -> None:
+    """Skip tests marked ``requires("cuda")`` when no such device is present."""
+    marker = item.get_closest_marker("requires")
+    if marker is None or not marker.args:
+        return
+    device = str(marker.args[0])
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU; this grader has none, so staff grade it on a GPU machine")

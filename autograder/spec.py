@@ -1,0 +1,252 @@
+"""assignment.toml → typed, validated :class:`AssignmentSpec`.
+
+The spec is parsed with tomllib and checked before anything is graded or built: an unknown key, a missing
+file or an inconsistent value is refused with a :class:`SpecError` naming the file, the key and the fix.
+Every key the spec accepts is read here, so this module is also the reference for the file's format
+(see docs/assignment-spec.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, TypeVar
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Gradescope's Ubuntu 22.04 image ships Python 3.10
+    import tomli as tomllib
+
+from autograder.errors import SpecError
+from autograder.layout import CourseLayout
+
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+DEVICES = ("cpu", "cuda")
+TEST_FOLDERS = ("public", "hidden")
+# Seconds kept free below Gradescope's own timeout for start-up, clean-up and writing results.json.
+GRADESCOPE_MARGIN_S = 30
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SubmissionSpec:
+    """Which files a student submits; anything else in the upload is ignored."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    max_file_kb: int
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+@dataclass(frozen=True)
+class LimitsSpec:
+    """Time and memory limits for grading one submission."""
+
+    test_timeout_s: float
+    deadline_s: float
+    memory_mb: int
+    gradescope_timeout_s: float
+
+
+@dataclass(frozen=True)
+class TestFolder:
+    """A folder of tests (public: shipped to students; hidden: only inside the autograder zip)."""
+
+    name: str
+    path: Path
+    visibility: str
+    hide_errors: str | None
+
+    @property
+    def shipped_to_students(self) -> bool:
+        return self.name == "public"
+
+
+@dataclass(frozen=True)
+class AssignmentSpec:
+    """One assignment, as its spec declares it, with every path resolved and checked."""
+
+    slug: str
+    title: str
+    spec_path: Path
+    assignment_dir: Path
+    reference_dir: Path
+    starter_dir: Path
+    handout: Path
+    devices: tuple[str, ...]
+    requirements: tuple[str, ...]
+    submission: SubmissionSpec
+    limits: LimitsSpec
+    test_folders: tuple[TestFolder, ...]
+
+    def folder(self, name: str) -> TestFolder | None:
+        return next((f for f in self.test_folders if f.name == name), None)
+
+
+class _Table:
+    """A TOML table being read: remembers which keys were consumed so leftovers can be refused."""
+
+    def __init__(self, path: Path, name: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise SpecError(path, name, "must be a table", f"write it as [{name}] with key = value lines")
+        self.path, self.name, self.data = path, name, data
+        self.seen: set[str] = set()
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., check: Callable[[Any], str | None] | None = None) -> Any:
+        self.seen.add(key)
+        full = f"{self.name}.{key}" if self.name else key
+        if key not in self.data:
+            if default is ...:
+                raise SpecError(self.path, full, "is missing", f"add `{key} = ...` under [{self.name}]")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in _as_tuple(kind):
+            raise SpecError(self.path, full, f"must be {_kind_name(kind)}, not {value!r}", "fix its value")
+        if not isinstance(value, kind):
+            raise SpecError(self.path, full, f"must be {_kind_name(kind)}, not {value!r}", "fix its value")
+        if check is not None and (problem := check(value)):
+            raise SpecError(self.path, full, f"= {value!r} {problem}", "fix its value")
+        return value
+
+    def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        values = self.get(key, list, default)
+        if not all(isinstance(v, str) for v in values):
+            raise SpecError(self.path, f"{self.name}.{key}", "must be a list of strings", 'write it as ["a", "b"]')
+        return tuple(values)
+
+    def table(self, key: str, default: Any = ...) -> "_Table":
+        return _Table(self.path, f"{self.name}.{key}" if self.name else key, self.get(key, dict, default))
+
+    def refuse_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            allowed = ", ".join(sorted(self.seen))
+            where = f"[{self.name}]" if self.name else "the top level"
+            raise SpecError(self.path, f"{self.name}.{unknown[0]}" if self.name else unknown[0],
+                            f"is not a known key in {where}", f"remove it or use one of: {allowed}")
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+             list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _plain_file_name(path: Path, key: str, name: str) -> None:
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or ".." in pure.parts or name.strip() != name or not name:
+        raise SpecError(path, key, f"entry {name!r} is not a plain relative file name",
+                        "list file names relative to the submission folder, like \"execution_modes.py\"")
+
+
+def load_spec(layout: CourseLayout, slug: str) -> AssignmentSpec:
+    """Parse and validate ``assignments/<slug>/assignment.toml``; raise :class:`SpecError` on any problem."""
+    path = layout.spec_path(slug)
+    if not path.is_file():
+        known = ", ".join(layout.slugs()) or "none"
+        raise SpecError(path, None, f"no assignment spec for {slug!r}", f"check the slug (known assignments: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(path, None, f"is not valid TOML ({exc})", "fix the syntax at the position shown") from exc
+
+    top = _Table(path, "", data)
+    assignment_dir = layout.assignment_dir(slug)
+
+    meta = top.table("assignment")
+    title = meta.get("title", str, check=lambda v: None if v.strip() else "must not be empty")
+    handout = assignment_dir / meta.get("handout", str, "README.md")
+    devices = meta.strings("devices", ["cpu"])
+    requirements = meta.strings("requirements", [])
+    meta.refuse_unknown()
+    if not handout.is_file():
+        raise SpecError(path, "assignment.handout", f"names {handout.name}, which does not exist in {assignment_dir}",
+                        "write the handout or point `handout` at it")
+    for device in devices:
+        if device not in DEVICES:
+            raise SpecError(path, "assignment.devices", f"has unknown device {device!r}", f"use any of {list(DEVICES)}")
+    if "cpu" not in devices:
+        raise SpecError(path, "assignment.devices", "must include \"cpu\"",
+                        "Gradescope graders have no GPU; add \"cpu\" (GPU-only tests use requires(\"cuda\"))")
+
+    sub = top.table("submission")
+    submission = SubmissionSpec(
+        required=sub.strings("required"),
+        optional=sub.strings("optional", []),
+        max_file_kb=sub.get("max_file_kb", int, 1024, check=_positive),
+    )
+    sub.refuse_unknown()
+    if not submission.required:
+        raise SpecError(path, "submission.required", "is empty", "list at least one file the student must submit")
+    for name in submission.files:
+        _plain_file_name(path, "submission.required", name)
+    overlap = set(submission.required) & set(submission.optional)
+    if overlap:
+        raise SpecError(path, "submission.optional", f"repeats required file(s) {sorted(overlap)}",
+                        "list each file in only one of required / optional")
+    reference_dir = layout.reference_dir(slug)
+    for name in submission.required:
+        if not (reference_dir / name).is_file():
+            raise SpecError(path, "submission.required", f"lists {name}, but {reference_dir / name} does not exist",
+                            "add it to the reference solution or fix the name")
+
+    lim = top.table("limits")
+    limits = LimitsSpec(
+        test_timeout_s=float(lim.get("test_timeout_s", (int, float), 60, check=_positive)),
+        deadline_s=float(lim.get("deadline_s", (int, float), 540, check=_positive)),
+        memory_mb=lim.get("memory_mb", int, 4096, check=lambda v: None if v >= 512 else "must be at least 512"),
+        gradescope_timeout_s=float(lim.get("gradescope_timeout_s", (int, float), 600, check=_positive)),
+    )
+    lim.refuse_unknown()
+    if limits.deadline_s <= limits.test_timeout_s:
+        raise SpecError(path, "limits.deadline_s", f"= {limits.deadline_s:g} is not above test_timeout_s = {limits.test_timeout_s:g}",
+                        "raise deadline_s or lower test_timeout_s")
+    if limits.deadline_s > limits.gradescope_timeout_s - GRADESCOPE_MARGIN_S:
+        raise SpecError(path, "limits.deadline_s",
+                        f"= {limits.deadline_s:g} leaves less than {GRADESCOPE_MARGIN_S} s below gradescope_timeout_s = {limits.gradescope_timeout_s:g} "
+                        "(Gradescope replaces results with 0 on timeout)",
+                        f"set deadline_s to at most {limits.gradescope_timeout_s - GRADESCOPE_MARGIN_S:g}")
+
+    tests = top.table("tests")
+    folders: list[TestFolder] = []
+    for name in TEST_FOLDERS:
+        if name not in tests.data:
+            if name == "public":
+                raise SpecError(path, "tests.public", "is missing", "add [tests.public] with path = \"tests/public\"")
+            tests.seen.add(name)
+            continue
+        folder = tests.table(name)
+        folder_path = assignment_dir / folder.get("path", str, f"tests/{name}")
+        folders.append(TestFolder(
+            name=name,
+            path=folder_path,
+            visibility=folder.get("visibility", str, "visible" if name == "public" else "after_published",
+                                  check=lambda v: None if v in VISIBILITIES else f"is not one of {list(VISIBILITIES)}"),
+            hide_errors=folder.get("hide_errors", str, None),
+        ))
+        folder.refuse_unknown()
+        if not folder_path.is_dir() or not any(folder_path.glob("test_*.py")):
+            raise SpecError(path, f"tests.{name}.path", f"{folder_path} holds no test_*.py files",
+                            "create the folder with at least one test file or fix the path")
+    tests.refuse_unknown()
+    top.refuse_unknown()
+
+    return AssignmentSpec(
+        slug=slug, title=title, spec_path=path, assignment_dir=assignment_dir,
+        reference_dir=reference_dir, starter_dir=layout.starter_dir(slug), handout=handout,
+        devices=devices, requirements=requirements, submission=submission, limits=limits,
+        test_folders=tuple(folders),
+    )
