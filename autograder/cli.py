@@ -1,0 +1,210 @@
+"""The ``autograder`` command: one click group, a verb per job of students, TAs and instructors.
+
+Every verb prints a short human summary; problems the user can fix exit non-zero with a one-line message
+(an :class:`AutograderError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from autograder.errors import AutograderError
+from autograder.layout import CourseLayout
+from autograder.spec import AssignmentSpec, load_spec
+
+console = Console(highlight=False)
+
+
+def _fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an AutograderError into ``error: <message>`` and exit status 2."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AutograderError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def _spec(slug: str) -> tuple[CourseLayout, AssignmentSpec]:
+    layout = CourseLayout.discover()
+    return layout, load_spec(layout, slug)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="autograder")
+def main() -> None:
+    """Grade, verify, package and release the course's assignments."""
+
+
+@main.command()
+@click.argument("slug")
+@_fail_cleanly
+def validate(slug: str) -> None:
+    """Check assignments/SLUG/assignment.toml and the files it names."""
+    _, spec = _spec(slug)
+    folders = ", ".join(f"{f.name} ({f.visibility})" for f in spec.test_folders)
+    console.print(f"[green]ok[/] {spec.spec_path}: {spec.title}; submits {', '.join(spec.submission.files)}; "
+                  f"tests {folders}; timeout {spec.limits.test_timeout_s:g} s per test, deadline {spec.limits.deadline_s:g} s")
+
+
+@main.command()
+@click.argument("slug")
+@_fail_cleanly
+def starter(slug: str) -> None:
+    """Regenerate starter/SLUG from the solution blocks in reference/SLUG."""
+    from autograder.starter import write_starter
+
+    _, spec = _spec(slug)
+    written = write_starter(spec.reference_dir, spec.starter_dir, slug=slug)
+    console.print(f"wrote {len(written)} file(s) to {spec.starter_dir}")
+
+
+def _write_json(results: dict[str, Any], path: Path | None) -> None:
+    if path is not None:
+        from autograder.results import write_results
+
+        write_results(results, path)
+        console.print(f"results written to {path}")
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--submission", "submission", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              required=True, help="Folder with the student's files.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write results.json here.")
+@click.option("--seed", type=int, default=None, help="Run seed (fresh each run when omitted; recorded in results).")
+@click.option("--public-only", is_flag=True, help="Run only the public tests.")
+@click.option("--details", is_flag=True, help="Print each failing test's full output.")
+@_fail_cleanly
+def grade(slug: str, submission: Path, json_path: Path | None, seed: int | None, public_only: bool, details: bool) -> None:
+    """Grade one submission folder as Gradescope would, and show the result."""
+    from autograder.grading import grade as run_grade
+    from autograder.report import print_results
+
+    _, spec = _spec(slug)
+    with console.status(f"grading {submission} …"):
+        results = run_grade(spec, submission, folders=("public",) if public_only else None, seed=seed)
+    print_results(console, results, f"{slug} ← {submission}", details=details)
+    _write_json(results, json_path)
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--seed", type=int, default=None, help="Run seed for both runs.")
+@_fail_cleanly
+def verify(slug: str, seed: int | None) -> None:
+    """Check that the reference earns every point, the starter none, and both list the same tests."""
+    from autograder.grading import grade as run_grade
+    from autograder.report import print_results, totals
+    from autograder.starter import stale_starter_files
+
+    _, spec = _spec(slug)
+    stale = stale_starter_files(spec.reference_dir, spec.starter_dir, slug=slug)
+    problems: list[str] = [f"starter/{slug}/{name} is stale; run `autograder starter {slug}`" for name in stale]
+    runs = {}
+    for label, folder in (("reference", spec.reference_dir), ("starter", spec.starter_dir)):
+        with console.status(f"grading the {label} …"):
+            runs[label] = run_grade(spec, folder, seed=seed)
+        print_results(console, runs[label], f"{slug} {label}")
+    ref_score, ref_max = totals(runs["reference"])
+    start_score, _ = totals(runs["starter"])
+    if ref_max <= 0:
+        problems.append("the tests are worth 0 points in total; give them weights")
+    if ref_score != ref_max:
+        failed = [t["name"] for t in runs["reference"]["tests"] if t["score"] < t["max_score"]]
+        problems.append(f"the reference earns {ref_score:g} / {ref_max:g}; failing: {', '.join(failed)}")
+    if start_score != 0:
+        scoring = [t["name"] for t in runs["starter"]["tests"] if t["score"] > 0]
+        problems.append(f"the starter earns {start_score:g} points; tests it passes: {', '.join(scoring)}")
+    names = [sorted(t["extra_data"]["nodeid"] for t in runs[label]["tests"]) for label in runs]
+    if names[0] != names[1]:
+        problems.append("the reference and starter runs list different tests: "
+                        f"{sorted(set(names[0]) ^ set(names[1]))}")
+    for problem in problems:
+        console.print(f"[red]FAIL[/] {problem}")
+    if problems:
+        sys.exit(1)
+    console.print(f"[green]verified[/] {slug}: reference {ref_score:g}/{ref_max:g}, starter 0, "
+                  f"{len(names[0])} tests listed by both")
+
+
+@main.command()
+@click.argument("slug")
+@_fail_cleanly
+def build(slug: str) -> None:
+    """Write dist/SLUG/autograder.zip for Gradescope (deterministic: same inputs, same bytes)."""
+    from autograder.packaging import build_autograder_zip
+
+    layout, spec = _spec(slug)
+    path = build_autograder_zip(layout, spec)
+    console.print(f"built {path} ({path.stat().st_size / 1024:.0f} KB)")
+
+
+@main.command()
+@click.argument("slug")
+@_fail_cleanly
+def release(slug: str) -> None:
+    """Write dist/SLUG/starter.zip for students, refusing if reference code or hidden tests would leak."""
+    from autograder.packaging import build_starter_zip
+
+    layout, spec = _spec(slug)
+    path = build_starter_zip(layout, spec)
+    console.print(f"released {path} ({path.stat().st_size / 1024:.0f} KB)")
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--submission", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("."),
+              show_default=True, help="Your project folder.")
+@_fail_cleanly
+def check(slug: str, submission: Path) -> None:
+    """Run the public tests on your work and say what to fix first."""
+    from autograder.grading import grade as run_grade
+    from autograder.report import print_results, totals
+
+    _, spec = _spec(slug)
+    with console.status("running the public tests …"):
+        results = run_grade(spec, submission, folders=("public",))
+    print_results(console, results, f"{slug} public tests", details=True)
+    score, max_score = totals(results)
+    if score == max_score:
+        console.print("[green]All public tests pass.[/] Hidden tests use other shapes, seeds and dtypes; "
+                      "make sure your code handles them too (see the handout).")
+    else:
+        console.print("Fix the first failing test above, then run this again.")
+
+
+@main.command(hidden=True)
+@click.argument("slug")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"), show_default=True)
+def gradescope(slug: str, root: Path) -> None:
+    """Entry point of run_autograder: grade ROOT/submission, write ROOT/results/results.json."""
+    from autograder.results import write_results
+
+    results_path = root / "results" / "results.json"
+    try:
+        layout = CourseLayout(root / "source")
+        spec = load_spec(layout, slug)
+        from autograder.grading import grade as run_grade
+
+        results = run_grade(spec, root / "submission")
+    except Exception as exc:  # the grader itself broke: still write a parseable file that says so
+        results = {
+            "score": 0.0, "execution_time": 0.0, "tests": [], "output_format": "md",
+            "output": ("## The autograder itself failed\nThis is not a problem with your code. Please tell your TA; "
+                       "your submission is saved and will be regraded."),
+            "extra_data": {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-5000:]},
+        }
+    write_results(results, results_path)
+    click.echo(json.dumps({"score": results["score"], "tests": len(results["tests"])}))

@@ -1,0 +1,84 @@
+"""Grade one submission: take in the student's files, run the tests under supervision, build results.json.
+
+Taking in a submission is forgiving where a student would expect it (files zipped inside one folder are found)
+and explicit where they would not (a missing or oversized file is named in the summary, with the fix). Only
+the files the spec lists are copied into the graded folder; the rest are ignored and listed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.results import build_results
+from autograder.spec import AssignmentSpec
+from autograder.supervisor import Supervisor
+
+IGNORED_NAMES = {"__pycache__", "__MACOSX", ".DS_Store"}
+
+
+@dataclass
+class Intake:
+    """The submission as the grader will see it, and what the student should be told about it."""
+
+    directory: Path
+    files: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _locate(submission: Path, spec: AssignmentSpec) -> tuple[Path, list[str]]:
+    """The folder holding the required files: the upload itself, or the one folder inside it that has them."""
+    if all((submission / name).is_file() for name in spec.submission.required):
+        return submission, []
+    for candidate in sorted(p.parent for p in submission.rglob(spec.submission.required[0])):
+        if any(part in IGNORED_NAMES for part in candidate.parts):
+            continue
+        if all((candidate / name).is_file() for name in spec.submission.required):
+            relative = candidate.relative_to(submission)
+            return candidate, [f"Your files were inside the folder '{relative}/'; they were graded from there. "
+                               "Next time submit the files themselves, not a folder."]
+    return submission, []
+
+
+def take_in(submission: Path, spec: AssignmentSpec, into: Path) -> Intake:
+    """Copy the spec's files from ``submission`` into ``into``; note what is missing, too large or ignored."""
+    source, notes = _locate(submission, spec)
+    into.mkdir(parents=True, exist_ok=True)
+    taken: list[str] = []
+    cap_bytes = spec.submission.max_file_kb * 1024
+    for name in spec.submission.files:
+        path = source / name
+        if not path.is_file():
+            if name in spec.submission.required:
+                present = sorted(p.name for p in source.iterdir() if p.name not in IGNORED_NAMES) if source.is_dir() else []
+                notes.append(f"Missing required file `{name}` (you submitted: {', '.join(present) or 'nothing'}). "
+                             f"Submit a file named exactly `{name}`; tests that need it score 0.")
+            continue
+        if path.stat().st_size > cap_bytes:
+            notes.append(f"`{name}` is {path.stat().st_size / 1024:.0f} KB, over the {spec.submission.max_file_kb} KB "
+                         "limit, so it was not graded. Remove large data or outputs from it.")
+            continue
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, into / name)
+        taken.append(name)
+    if source.is_dir():
+        extra = sorted(str(p.relative_to(source)) for p in source.rglob("*")
+                       if p.is_file() and str(p.relative_to(source)) not in spec.submission.files
+                       and not any(part in IGNORED_NAMES for part in p.parts))
+        if extra:
+            shown = ", ".join(extra[:10]) + (" …" if len(extra) > 10 else "")
+            notes.append(f"Ignored file(s) not part of this assignment: {shown}.")
+    return Intake(directory=into, files=taken, notes=notes)
+
+
+def grade(spec: AssignmentSpec, submission: Path, *, folders: tuple[str, ...] | None = None,
+          seed: int | None = None, reference_dir: Path | None = None) -> dict[str, Any]:
+    """Grade ``submission`` and return the results.json document. Never raises for problems in student code."""
+    with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
+        intake = take_in(submission, spec, Path(scratch) / "submission")
+        supervisor = Supervisor(spec, intake.directory, reference_dir or spec.reference_dir, folders=folders, seed=seed)
+        record = supervisor.run()
+    return build_results(spec, record, notes=intake.notes, submission_files=intake.files)

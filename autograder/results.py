@@ -1,0 +1,153 @@
+"""Turn a :class:`RunRecord` into Gradescope's results.json, per ../shared/gradescope.md.
+
+Invariants this module guarantees (and tests/test_results.py checks): every collected test appears; every
+test has ``status``; the top-level ``score`` equals the sum of the tests' scores; ``execution_time`` is a
+number; outputs are capped; hidden tests' details are only what :mod:`autograder.feedback` allows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+import autograder
+from autograder.events import cap
+from autograder.feedback import render_output
+from autograder.spec import AssignmentSpec
+from autograder.supervisor import PASSED, Outcome, RunRecord
+
+SUMMARY_CAP = 20_000
+
+
+def _display_name(outcome: Outcome) -> str:
+    info = outcome.info
+    if info.doc:
+        return info.doc
+    parts = info.nodeid.split("::")[1:] or [info.function]
+    return " / ".join(parts)
+
+
+def _points(outcome: Outcome) -> tuple[float, float]:
+    """(score, max_score): partial credit counts even on failure, as gradescope-utils does; clamped to range."""
+    weight = float(outcome.info.weight or 0.0)
+    if outcome.score is not None:
+        return max(0.0, min(float(outcome.score), weight)), weight
+    return (weight if outcome.kind == PASSED else 0.0), weight
+
+
+def test_entry(outcome: Outcome, number: str) -> dict[str, Any]:
+    visibility = outcome.info.visibility or outcome.folder.visibility
+    score, max_score = _points(outcome)
+    entry: dict[str, Any] = {
+        "name": _display_name(outcome),
+        "number": outcome.info.number or number,
+        "score": score,
+        "max_score": max_score,
+        "status": "passed" if outcome.kind == PASSED and score >= max_score else "failed",
+        "visibility": visibility,
+        "output": render_output(outcome, visibility),
+        "output_format": "text",
+        "extra_data": {"nodeid": outcome.info.nodeid, "outcome": outcome.kind, "folder": outcome.folder.name,
+                       "duration_s": outcome.duration_s},
+    }
+    if outcome.info.tags:
+        entry["tags"] = list(outcome.info.tags)
+    return entry
+
+
+def _sort_key(number: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.]", number))
+
+
+def build_results(spec: AssignmentSpec, record: RunRecord, *, notes: list[str] | None = None,
+                  submission_files: list[str] | None = None) -> dict[str, Any]:
+    """The complete results.json document."""
+    tests: list[dict[str, Any]] = []
+    counters: dict[str, int] = {}
+    folder_index = {f.name: i + 1 for i, f in enumerate(spec.test_folders)}
+    for outcome in record.outcomes:
+        group = folder_index.get(outcome.folder.name, 9)
+        counters[outcome.folder.name] = counters.get(outcome.folder.name, 0) + 1
+        tests.append(test_entry(outcome, f"{group}.{counters[outcome.folder.name]}"))
+    tests.sort(key=lambda t: _sort_key(t["number"]))
+    leaderboard = [
+        {"name": o.info.leaderboard_column, "value": o.leaderboard_value, "order": o.info.leaderboard_order}
+        for o in record.outcomes if o.info.leaderboard_column and o.leaderboard_value is not None
+    ]
+    all_notes = list(notes or []) + record.notes
+    total = sum(t["score"] for t in tests)
+    results: dict[str, Any] = {
+        "score": total,
+        "execution_time": round(record.elapsed_s, 3),
+        "output": cap(summary_markdown(spec, tests, all_notes), SUMMARY_CAP),
+        "output_format": "md",
+        "test_output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {
+            "seed": record.seed,
+            "autograder_version": autograder.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "children": record.children,
+            "submission_files": submission_files or [],
+            "notes": all_notes,
+        },
+    }
+    if leaderboard:
+        results["leaderboard"] = leaderboard
+    return results
+
+
+def summary_markdown(spec: AssignmentSpec, tests: list[dict[str, Any]], notes: list[str]) -> str:
+    """Top-level summary: points per group of tests the student can see now, and what to try next.
+
+    Tests that are not visible yet are counted only as "N more tests, shown later", so the summary never
+    reveals hidden results before the instructor publishes them.
+    """
+    visible = [t for t in tests if t["visibility"] == "visible"]
+    later = [t for t in tests if t["visibility"] != "visible"]
+    lines = [f"## {spec.title}", ""]
+    if notes:
+        lines += [f"> **Note:** {note}" for note in notes] + [""]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for test in visible:
+        groups.setdefault(test["extra_data"]["folder"], []).append(test)
+    if groups:
+        lines += ["| Tests | Passed | Points |", "|---|---|---|"]
+        for name, members in groups.items():
+            passed = sum(t["status"] == "passed" for t in members)
+            got = sum(t["score"] for t in members)
+            out_of = sum(t["max_score"] for t in members)
+            lines.append(f"| {name} | {passed} / {len(members)} | {got:g} / {out_of:g} |")
+        lines.append("")
+    if later:
+        lines.append(f"{len(later)} more test(s) worth {sum(t['max_score'] for t in later):g} points are graded now "
+                     "and shown when grades are published.")
+        lines.append("")
+    failing = [t for t in visible if t["status"] == "failed"]
+    if failing:
+        lines.append("**What to try next**")
+        for test in failing[:5]:
+            first = (test.get("output") or "").strip().splitlines()
+            hint = first[0][:160] if first else "see the test's output"
+            lines.append(f"- {test['number']} *{test['name']}*: {hint}")
+        if len(failing) > 5:
+            lines.append(f"- … and {len(failing) - 5} more; start with the first one, later tests often fail for the same reason.")
+        lines.append(f"- Run the public tests on your own machine: `autograder check {spec.slug}` in your project folder.")
+    elif visible:
+        lines.append("Every test you can see now passed.")
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, Any], path: Path) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)

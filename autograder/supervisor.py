@@ -1,0 +1,343 @@
+"""Run the tests in a child process and account for every one of them, whatever the student's code does.
+
+The parent never imports student code. It starts ``pytest -p autograder.plugin`` in a child (its own
+session, a memory rlimit), reads the event stream, and enforces the per-test timeout and the overall deadline
+itself, so an infinite loop in C code, a segfault, ``os._exit`` or an OOM kill cannot stop it. When the child
+dies, the test that was running is charged with the reason and a fresh child runs the tests still owed. If the
+child dies while importing the submission, the remaining tests that use the ``submission`` fixture are failed
+with that reason instead of being re-run one crash at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import autograder
+from autograder.discovery import static_tests
+from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, RESULT, START, EventReader
+from autograder.metadata import TestInfo
+from autograder.spec import AssignmentSpec, TestFolder
+
+# Outcome kinds the runner itself observes (the child reports passed/failed/skipped through phases).
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+TIMEOUT, CRASHED, NOT_RUN, UNCOLLECTABLE = "timeout", "crashed", "not_run", "uncollectable"
+
+POLL_S = 0.05
+
+
+@dataclass
+class Outcome:
+    """What happened to one test, as raw facts; :mod:`autograder.results` turns it into Gradescope JSON."""
+
+    info: TestInfo
+    folder: TestFolder
+    kind: str
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    score: float | None = None
+    leaderboard_value: Any = None
+    duration_s: float = 0.0
+    reason: str = ""  # the runner's explanation for timeout / crashed / not_run / uncollectable
+
+
+@dataclass
+class RunRecord:
+    """Everything one grading run observed, in collection order."""
+
+    outcomes: list[Outcome]
+    seed: int
+    elapsed_s: float
+    children: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Unit:
+    """One child's worth of work: test files, optionally narrowed to node ids still owed."""
+
+    paths: list[Path]
+    only: list[str] | None = None
+
+
+@dataclass
+class _ChildState:
+    collected: list[TestInfo] = field(default_factory=list)
+    saw_collected: bool = False
+    finished: bool = False
+    current: str | None = None
+    current_since: float = 0.0
+    importing: str | None = None  # submission module being imported, if the child is inside that import
+    collect_errors: list[dict[str, str]] = field(default_factory=list)
+    stopped_for: str | None = None  # "timeout" / "deadline" / "silence" when the parent killed the child
+    progressed: bool = False  # at least one test started or ended in this child
+    returncode: int = 0
+
+
+def describe_exit(returncode: int) -> str:
+    """Say in words why a process ended, for the student."""
+    if returncode < 0:
+        sig = -returncode
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        if sig == signal.SIGKILL:
+            return f"it was killed ({name}); this usually means it ran out of memory"
+        if sig == signal.SIGSEGV:
+            return f"it crashed with a segmentation fault ({name}), e.g. from ctypes or an out-of-bounds native call"
+        return f"it was stopped by {name}"
+    return (f"the process exited with code {returncode} in the middle of the test; code that calls "
+            "sys.exit(), os._exit() or exit() ends the grader too")
+
+
+class Supervisor:
+    """Grades one submission against one assignment; see the module docstring for the guarantees."""
+
+    def __init__(self, spec: AssignmentSpec, submission_dir: Path, reference_dir: Path, *,
+                 folders: tuple[str, ...] | None = None, seed: int | None = None,
+                 python: str = sys.executable) -> None:
+        self.spec = spec
+        self.submission_dir = submission_dir
+        self.reference_dir = reference_dir
+        self.folders = [f for f in spec.test_folders if folders is None or f.name in folders]
+        self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+        self.python = python
+        self._outcomes: dict[str, Outcome] = {}
+        self._order: list[str] = []
+        self._info: dict[str, TestInfo] = {}
+        self._notes: list[str] = []
+        self._children = 0
+
+    # ------------------------------------------------------------ public
+    def run(self) -> RunRecord:
+        start = time.monotonic()
+        self._deadline = start + self.spec.limits.deadline_s
+        queue: list[_Unit] = [_Unit(paths=[f.path for f in self.folders])]
+        with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
+            self._scratch = Path(scratch)
+            while queue and time.monotonic() < self._deadline:
+                queue[:0] = self._run_unit(queue.pop(0))
+        for nodeid in self._order:
+            if nodeid not in self._outcomes:
+                self._record(nodeid, NOT_RUN, reason=(
+                    f"not run: grading reached its overall time limit of {self.spec.limits.deadline_s:g} s "
+                    "before this test. Make the slow parts of your code faster; the tests above show which ran long."))
+        for unit in queue:  # whole files never collected before the deadline
+            for path in unit.paths:
+                self._list_statically(path, NOT_RUN, "not run: grading reached its overall time limit first")
+        outcomes = [self._outcomes[n] for n in self._order]
+        return RunRecord(outcomes=outcomes, seed=self.seed, elapsed_s=time.monotonic() - start,
+                         children=self._children, notes=self._notes)
+
+    # ------------------------------------------------------------ bookkeeping
+    def folder_of(self, relative_file: str) -> TestFolder:
+        path = (self.spec.assignment_dir / relative_file).resolve()
+        for folder in self.folders:
+            if path.is_relative_to(folder.path.resolve()):
+                return folder
+        return self.folders[0]
+
+    def _remember(self, info: TestInfo) -> None:
+        if info.nodeid not in self._info:
+            self._order.append(info.nodeid)
+        self._info[info.nodeid] = info
+
+    def _record(self, nodeid: str, kind: str, **fields: Any) -> None:
+        info = self._info[nodeid]
+        self._outcomes[nodeid] = Outcome(info=info, folder=self.folder_of(info.file), kind=kind, **fields)
+
+    def _relative(self, path: Path) -> str:
+        return str(path.resolve().relative_to(self.spec.assignment_dir.resolve()))
+
+    def _list_statically(self, path: Path, kind: str, reason: str) -> None:
+        """List the tests of a file (or folder) that never collected, charging each with ``reason``."""
+        files = sorted(path.rglob("test_*.py")) if path.is_dir() else [path]
+        for file in files:
+            relative = self._relative(file)
+            found = static_tests(file, relative)
+            if not found:  # not even parseable: one entry for the file, so the failure is visible
+                found = [TestInfo(nodeid=relative, file=relative, function=Path(relative).stem)]
+            for info in found:
+                if info.nodeid not in self._outcomes:
+                    self._remember(info)
+                    self._record(info.nodeid, kind, reason=reason)
+
+    # ------------------------------------------------------------ one child
+    def _run_unit(self, unit: _Unit) -> list[_Unit]:
+        """Run one child; return the units still owed (resumption after a crash, or per-file splits)."""
+        state = self._watch_child(unit)
+        for error in state.collect_errors:
+            path = self.spec.assignment_dir / error["file"]
+            self._list_statically(path, UNCOLLECTABLE, error["message"])
+        if not state.saw_collected:
+            if len(unit.paths) > 1 or (unit.paths and unit.paths[0].is_dir()):
+                files = [f for p in unit.paths for f in (sorted(p.rglob("test_*.py")) if p.is_dir() else [p])]
+                if len(files) > 1:
+                    self._notes.append("The grader restarted while loading test files; they were loaded one by one.")
+                    return [_Unit(paths=[f]) for f in files]
+            reason = ("this test file could not be loaded: " + (state.stopped_for or "the grading process ended")
+                      + ". If the file imports your code, check that your code imports without errors.")
+            for path in unit.paths:
+                self._list_statically(path, UNCOLLECTABLE, reason)
+            return []
+        owed = [i.nodeid for i in state.collected if i.nodeid not in self._outcomes]
+        if not owed or state.finished:
+            return []
+        if state.stopped_for == "deadline":
+            return []  # run() lists what is owed as not run
+        if not state.progressed:  # died before any test could start: retrying would loop until the deadline
+            for nodeid in owed:
+                self._record(nodeid, CRASHED, reason=f"The grader's test process stopped before this test could start: "
+                                                     f"{describe_exit(state.returncode)}.")
+            return []
+        return [_Unit(paths=unit.paths, only=owed)]
+
+    def _command(self, unit: _Unit, write_fd: int) -> list[str]:
+        ini = self._scratch / "pytest.ini"
+        ini.write_text("[pytest]\n", encoding="utf-8")
+        command = [self.python, "-m", "pytest", "-p", "autograder.plugin", "-p", "no:cacheprovider",
+                   "-c", str(ini), "--rootdir", str(self.spec.assignment_dir), "-q", "--no-header",
+                   "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir),
+                   "--ag-reference", str(self.reference_dir), "--ag-seed", str(self.seed)]
+        if unit.only is not None:
+            only = self._scratch / f"only-{self._children}.txt"
+            only.write_text("\n".join(unit.only), encoding="utf-8")
+            command += ["--ag-only", str(only)]
+        return command + [str(p) for p in unit.paths]
+
+    def _fresh_workdir(self) -> Path:
+        """A scratch copy of the submission per child: student code that writes files cannot touch the original."""
+        workdir = self._scratch / f"submission-{self._children}"
+        shutil.copytree(self.submission_dir, workdir, symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
+        return workdir
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AUTOGRADER_"))}
+        framework_parent = str(Path(autograder.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join([framework_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _limits(self) -> None:  # runs in the child between fork and exec
+        memory = self.spec.limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    def _watch_child(self, unit: _Unit) -> _ChildState:
+        self._children += 1
+        self._workdir = self._fresh_workdir()
+        read_fd, write_fd = os.pipe()
+        log = (self._scratch / f"child-{self._children}.log").open("wb")
+        try:
+            child = subprocess.Popen(self._command(unit, write_fd), cwd=self._workdir, env=self._environment(),
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     pass_fds=(write_fd,), start_new_session=True, preexec_fn=self._limits)
+        finally:
+            os.close(write_fd)
+            log.close()
+        reader = EventReader(read_fd)
+        state = _ChildState()
+        last_event = time.monotonic()
+        try:
+            while True:
+                for event in reader.poll(POLL_S):
+                    last_event = time.monotonic()
+                    self._apply(event, state)
+                if reader.closed and child.poll() is not None:
+                    break
+                now = time.monotonic()
+                if state.current is not None:
+                    limit = self._info[state.current].timeout_s or self.spec.limits.test_timeout_s
+                    if now - state.current_since > limit:
+                        state.stopped_for = TIMEOUT
+                elif now - last_event > self.spec.limits.test_timeout_s:
+                    state.stopped_for = "silence"  # stuck outside any test: collection or module import
+                if now > self._deadline:
+                    state.stopped_for = "deadline"
+                if state.stopped_for:
+                    _kill_group(child)
+                    break
+        finally:
+            returncode = child.wait() if child.poll() is None else child.returncode
+            _kill_group(child)  # anything the student's code left running in the session
+            os.close(read_fd)
+        state.returncode = returncode
+        self._settle(state, returncode)
+        return state
+
+    def _apply(self, event: dict[str, Any], state: _ChildState) -> None:
+        kind = event.get("event")
+        if kind == COLLECTED:
+            state.saw_collected = True
+            state.collected = [TestInfo.from_json(t) for t in event.get("tests", [])]
+            for info in state.collected:
+                self._remember(info)
+        elif kind == COLLECT_ERROR:
+            state.collect_errors.append({"file": event.get("file", ""), "message": event.get("message", "")})
+        elif kind == START:
+            state.current, state.current_since = event["nodeid"], time.monotonic()
+            state.progressed = True
+        elif kind == IMPORT and event.get("side") == "submission":
+            state.importing = event["module"] if event.get("state") == "start" else None
+        elif kind == RESULT:
+            nodeid = event["nodeid"]
+            self._record(nodeid, _kind_from_phases(event.get("phases", [])), phases=event.get("phases", []),
+                         stdout=event.get("stdout", ""), stderr=event.get("stderr", ""), score=event.get("score"),
+                         leaderboard_value=event.get("leaderboard_value"), duration_s=event.get("duration_s", 0.0))
+            state.current = None
+        elif kind == FINISHED:
+            state.finished = True
+
+    def _settle(self, state: _ChildState, returncode: int) -> None:
+        """Charge the test that was running when the child stopped, and its dependants if an import died."""
+        if state.current is None or state.current in self._outcomes:
+            return
+        nodeid = state.current
+        elapsed = time.monotonic() - state.current_since
+        if state.stopped_for == TIMEOUT:
+            limit = self._info[nodeid].timeout_s or self.spec.limits.test_timeout_s
+            why = (f"This test was stopped after {limit:g} s (its time limit). Look for an infinite loop or very slow "
+                   "code in the functions it calls.")
+            kind = TIMEOUT
+        elif state.stopped_for == "deadline":
+            why = (f"Grading reached its overall time limit of {self.spec.limits.deadline_s:g} s while this test ran. "
+                   "Make the slow parts of your code faster.")
+            kind = TIMEOUT
+        else:
+            why = f"The grader's test process stopped while this test ran: {describe_exit(returncode)}."
+            kind = CRASHED
+        if state.importing is not None:
+            why += f" This happened while importing your {state.importing}.py, so every test that needs it fails the same way."
+            for other in self._order:
+                if other not in self._outcomes and "submission" in self._info[other].fixtures and other != nodeid:
+                    self._record(other, kind, reason=why)
+        self._record(nodeid, kind, reason=why, duration_s=round(elapsed, 3))
+
+
+def _kind_from_phases(phases: list[dict[str, Any]]) -> str:
+    if any(p.get("outcome") == "failed" for p in phases):
+        return FAILED
+    skipped = [p for p in phases if p.get("outcome") == "skipped"]
+    if skipped:
+        return PASSED if all(p.get("xfail") for p in skipped) else SKIPPED
+    return PASSED
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
