@@ -1,0 +1,115 @@
+"""A broken submission still yields a complete, consistent results.json (the grading spine's promise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from autograder.grading import grade
+from autograder.spec import AssignmentSpec
+
+TOY_TESTS = {
+    "tests/public/test_public.py::test_add", "tests/public/test_public.py::test_mul",
+    "tests/public/test_public.py::test_partial", "tests/public/test_public.py::test_marker",
+    "tests/hidden/test_hidden.py::test_hidden_add",
+}
+MUL = "    return a * b"
+ADD = "    return a + b"
+
+
+def by_id(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["extra_data"]["nodeid"]: t for t in results["tests"]}
+
+
+def assert_complete(results: dict[str, Any]) -> None:
+    """Every toy test listed, each with a status, and the total is the sum."""
+    tests = by_id(results)
+    assert set(tests) == TOY_TESTS
+    assert all(t["status"] in ("passed", "failed") for t in tests.values())
+    assert results["score"] == pytest.approx(sum(t["score"] for t in tests.values()))
+    assert sum(t["max_score"] for t in tests.values()) == 15
+    assert isinstance(results["execution_time"], float)
+
+
+def test_reference_earns_everything(toy_spec: AssignmentSpec, toy_submission: Callable[..., Path]) -> None:
+    results = grade(toy_spec, toy_submission())
+    assert_complete(results)
+    assert results["score"] == 15
+
+
+# (edit to toy.py, nodeids expected to fail, a phrase the student must see on the first of them)
+BROKEN = {
+    "syntax_error": ((MUL, MUL + "\ndef broken(:"), TOY_TESTS, "SyntaxError at line"),
+    "exit_at_import": ((MUL, MUL + "\nimport os\nos._exit(0)"), TOY_TESTS, "exited with code 0"),
+    "sys_exit_at_import": ((MUL, MUL + "\nimport sys\nsys.exit(3)"), TOY_TESTS, "sys.exit(3)"),
+    "segfault_in_mul": ((MUL, "    import ctypes; ctypes.string_at(0)"),
+                        {"tests/public/test_public.py::test_mul"}, "segmentation fault"),
+    "infinite_loop_in_mul": ((MUL, "    while True: pass"), {"tests/public/test_public.py::test_mul"}, "time limit"),
+    "os_exit_in_add": ((ADD, "    import os; os._exit(0)"),
+                       TOY_TESTS - {"tests/public/test_public.py::test_mul"}, "exited with code 0"),
+    "memory_bomb_in_mul": ((MUL, "    return bytearray(4 * 1024**3)"), {"tests/public/test_public.py::test_mul"},
+                           "MemoryError"),
+    "raises_in_mul": ((MUL, "    raise ValueError('bad shape')"), {"tests/public/test_public.py::test_mul"},
+                      "Your code raised ValueError: bad shape"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_submission_is_fully_accounted(case: str, toy_spec: AssignmentSpec,
+                                              toy_submission: Callable[..., Path]) -> None:
+    (old, new), failing, phrase = BROKEN[case]
+    results = grade(toy_spec, toy_submission(old, new))
+    assert_complete(results)
+    tests = by_id(results)
+    assert {n for n, t in tests.items() if t["status"] == "failed"} == failing
+    visible_failures = [tests[n] for n in sorted(failing) if tests[n]["visibility"] == "visible"]
+    assert phrase in visible_failures[0]["output"]
+
+
+def test_missing_file_is_named_in_the_summary(toy_spec: AssignmentSpec, tmp_path: Path) -> None:
+    (tmp_path / "toy_v2.py").write_text("def add(a, b): return a + b\n")
+    results = grade(toy_spec, tmp_path)
+    assert_complete(results)
+    assert results["score"] == 0
+    assert "Missing required file `toy.py`" in results["output"]
+    assert "toy_v2.py" in results["output"]
+    assert "toy.py is missing" in by_id(results)["tests/public/test_public.py::test_add"]["output"]
+
+
+def test_files_inside_a_folder_are_found(toy_spec: AssignmentSpec, toy_submission: Callable[..., Path],
+                                         tmp_path: Path) -> None:
+    nested = tmp_path / "upload" / "my_project"
+    nested.mkdir(parents=True)
+    (nested / "toy.py").write_text((toy_submission() / "toy.py").read_text())
+    results = grade(toy_spec, tmp_path / "upload")
+    assert results["score"] == 15
+    assert "inside the folder 'my_project/'" in results["output"]
+
+
+def test_oversized_file_is_refused_with_the_reason(toy_spec: AssignmentSpec, toy_submission: Callable[..., Path]) -> None:
+    folder = toy_submission(MUL, MUL + "\n# " + "x" * (70 * 1024))
+    results = grade(toy_spec, folder)
+    assert_complete(results)
+    assert results["score"] == 0
+    assert "over the 64 KB limit" in results["output"]
+
+
+def test_deadline_lists_unreached_tests_as_not_run(toy_spec: AssignmentSpec, toy_submission: Callable[..., Path]) -> None:
+    from dataclasses import replace
+
+    spec = replace(toy_spec, limits=replace(toy_spec.limits, deadline_s=2.5, test_timeout_s=2))
+    results = grade(spec, toy_submission(ADD, "    import time; time.sleep(1.2); return a + b"))
+    assert_complete(results)
+    outcomes = {t["extra_data"]["outcome"] for t in results["tests"]}
+    assert "not_run" in outcomes or "timeout" in outcomes
+    assert any("overall time limit" in t["output"] for t in results["tests"])
+
+
+def test_huge_print_is_capped(toy_spec: AssignmentSpec, toy_submission: Callable[..., Path]) -> None:
+    results = grade(toy_spec, toy_submission(ADD, "    print('y' * 10_000_000); return a + b"))
+    assert_complete(results)
+    assert results["score"] == 15
+    assert max(len(t["output"]) for t in results["tests"]) < 10_000
+    assert "more characters cut" in by_id(results)["tests/public/test_public.py::test_add"]["output"]
