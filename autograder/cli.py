@@ -164,25 +164,40 @@ def release(slug: str) -> None:
 
 
 @main.command()
-@click.argument("slug")
+@click.argument("slug", required=False)
 @click.option("--submission", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("."),
               show_default=True, help="Your project folder.")
 @_fail_cleanly
-def check(slug: str, submission: Path) -> None:
-    """Run the public tests on your work and say what to fix first."""
-    from autograder.grading import grade as run_grade
-    from autograder.report import print_results, totals
+def check(slug: str | None, submission: Path) -> None:
+    """Run the public tests on your work and say what to fix first.
 
-    _, spec = _spec(slug)
-    with console.status("running the public tests …"):
-        results = run_grade(spec, submission, folders=("public",))
-    print_results(console, results, f"{slug} public tests", details=True)
-    score, max_score = totals(results)
-    if score == max_score:
-        console.print("[green]All public tests pass.[/] Hidden tests use other shapes, seeds and dtypes; "
-                      "make sure your code handles them too (see the handout).")
+    In the folder unzipped from starter.zip just run `autograder check`; in the course repository name the
+    assignment (`autograder check a1_execution_modes --submission starter/a1_execution_modes`).
+    """
+    from autograder.grading import grade as run_grade
+    from autograder.report import print_results
+    from autograder.spec import load_student_spec
+
+    if (submission / "assignment.toml").is_file():
+        spec = load_student_spec(submission)
+    elif slug is None:
+        raise AutograderError(f"{submission.resolve()}: no assignment.toml here; run `autograder check` inside the "
+                              "folder unzipped from starter.zip, or name the assignment: `autograder check SLUG`")
     else:
-        console.print("Fix the first failing test above, then run this again.")
+        _, spec = _spec(slug)
+    with console.status("running the public tests …"):
+        results = run_grade(spec, submission, folders=("public",), reference_dir=None, local=True)
+    print_results(console, results, f"{spec.slug} public tests", details=True)
+    failing = [t for t in results["tests"] if t["status"] == "failed" and t["extra_data"]["outcome"] != "skipped"]
+    skipped = len([t for t in results["tests"] if t["extra_data"]["outcome"] == "skipped"])
+    if failing:
+        console.print(f"Fix the first failing test above ({failing[0]['name']}), then run this again.")
+    else:
+        console.print("[green]All public tests that can run here pass.[/] Hidden tests use other shapes, seeds and "
+                      "dtypes; make sure your code handles them too (see the handout).")
+    if skipped:
+        console.print(f"{skipped} test(s) were skipped here: they compare with the reference solution or need a GPU, "
+                      "and run when you submit.")
 
 
 @main.command(hidden=True)

@@ -75,10 +75,14 @@ def take_in(submission: Path, spec: AssignmentSpec, into: Path) -> Intake:
 
 
 def grade(spec: AssignmentSpec, submission: Path, *, folders: tuple[str, ...] | None = None,
-          seed: int | None = None, reference_dir: Path | None = None) -> dict[str, Any]:
-    """Grade ``submission`` and return the results.json document. Never raises for problems in student code."""
+          seed: int | None = None, reference_dir: Path | None = None, local: bool = False) -> dict[str, Any]:
+    """Grade ``submission`` and return the results.json document. Never raises for problems in student code.
+
+    ``local`` is a student's own run (`check`): no reference is available, tests needing it are skipped.
+    """
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
         intake = take_in(submission, spec, Path(scratch) / "submission")
-        supervisor = Supervisor(spec, intake.directory, reference_dir or spec.reference_dir, folders=folders, seed=seed)
+        reference = reference_dir if local else (reference_dir or spec.reference_dir)
+        supervisor = Supervisor(spec, intake.directory, reference, folders=folders, seed=seed)
         record = supervisor.run()
     return build_results(spec, record, notes=intake.notes, submission_files=intake.files)

@@ -75,7 +75,7 @@ class AssignmentSpec:
     title: str
     spec_path: Path
     assignment_dir: Path
-    reference_dir: Path
+    reference_dir: Path | None  # None in a student's copy: the reference never leaves the course staff
     starter_dir: Path
     handout: Path
     devices: tuple[str, ...]
@@ -158,13 +158,27 @@ def load_spec(layout: CourseLayout, slug: str) -> AssignmentSpec:
     if not path.is_file():
         known = ", ".join(layout.slugs()) or "none"
         raise SpecError(path, None, f"no assignment spec for {slug!r}", f"check the slug (known assignments: {known})")
+    return _parse(path, slug, layout.assignment_dir(slug), layout.reference_dir(slug), layout.starter_dir(slug))
+
+
+def load_student_spec(folder: Path) -> AssignmentSpec:
+    """The spec shipped in a student's starter folder: public tests only, no reference (students never get it)."""
+    path = folder / "assignment.toml"
+    if not path.is_file():
+        raise SpecError(path, None, "no assignment.toml in this folder",
+                        "run the command inside the folder you unzipped from starter.zip, or pass --submission FOLDER")
+    return _parse(path, folder.resolve().name, folder, None, folder)
+
+
+def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | None, starter_dir: Path) -> AssignmentSpec:
+    """Read and check one spec; ``reference_dir=None`` is a student's copy (no reference, hidden tests absent)."""
+    student_copy = reference_dir is None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(path, None, f"is not valid TOML ({exc})", "fix the syntax at the position shown") from exc
 
     top = _Table(path, "", data)
-    assignment_dir = layout.assignment_dir(slug)
 
     meta = top.table("assignment")
     title = meta.get("title", str, check=lambda v: None if v.strip() else "must not be empty")
@@ -197,9 +211,8 @@ def load_spec(layout: CourseLayout, slug: str) -> AssignmentSpec:
     if overlap:
         raise SpecError(path, "submission.optional", f"repeats required file(s) {sorted(overlap)}",
                         "list each file in only one of required / optional")
-    reference_dir = layout.reference_dir(slug)
     for name in submission.required:
-        if not (reference_dir / name).is_file():
+        if reference_dir is not None and not (reference_dir / name).is_file():
             raise SpecError(path, "submission.required", f"lists {name}, but {reference_dir / name} does not exist",
                             "add it to the reference solution or fix the name")
 
@@ -223,7 +236,7 @@ def load_spec(layout: CourseLayout, slug: str) -> AssignmentSpec:
     tests = top.table("tests")
     folders: list[TestFolder] = []
     for name in TEST_FOLDERS:
-        if name not in tests.data:
+        if name not in tests.data or (student_copy and name != "public"):
             if name == "public":
                 raise SpecError(path, "tests.public", "is missing", "add [tests.public] with path = \"tests/public\"")
             tests.seen.add(name)
@@ -246,7 +259,7 @@ def load_spec(layout: CourseLayout, slug: str) -> AssignmentSpec:
 
     return AssignmentSpec(
         slug=slug, title=title, spec_path=path, assignment_dir=assignment_dir,
-        reference_dir=reference_dir, starter_dir=layout.starter_dir(slug), handout=handout,
+        reference_dir=reference_dir, starter_dir=starter_dir, handout=handout,
         devices=devices, requirements=requirements, submission=submission, limits=limits,
         test_folders=tuple(folders),
     )

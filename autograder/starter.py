@@ -226,15 +226,14 @@ def _compile(source: str, filename: str) -> None:
         compile(source, filename, "exec", dont_inherit=True)
 
 
-def _comment_lines(source: str, filename: str) -> dict[int, tuple[str, str]]:
-    """Line → (indentation, comment text) for every line that holds only a comment."""
-    comments: dict[int, tuple[str, str]] = {}
+def _comment_lines(source: str, filename: str) -> dict[int, tuple[str | None, str]]:
+    """Line → (indentation, comment text) for every comment; indentation is None for a comment after code."""
+    comments: dict[int, tuple[str | None, str]] = {}
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             if token.type == tokenize.COMMENT:
                 before = token.line[:token.start[1]]
-                if not before.strip():
-                    comments[token.start[0]] = (before, token.string.rstrip())
+                comments[token.start[0]] = (None if before.strip() else before, token.string.rstrip())
     except (tokenize.TokenError, SyntaxError) as exc:
         line = getattr(exc, "lineno", None) or (exc.args[1][0] if len(exc.args) > 1 else 1)
         raise AutograderError(f"{filename}:{line}: cannot be read as Python ({exc.args[0]}); "
@@ -247,6 +246,11 @@ def _parse_blocks(source: str, filename: str) -> list[_Block]:
     current: _Block | None = None
     for line, (indent, text) in sorted(_comment_lines(source, filename).items()):
         where = f"{filename}:{line}"
+        if indent is None:
+            if _BEGIN.match(text) or _END.match(text) or _STARTER.match(text) or _LOOKALIKE.match(text):
+                raise AutograderError(f"{where}: a solution marker after code on the same line is not a marker, so "
+                                      "the code would ship to students; put the marker on a line of its own")
+            continue
         begin, end, starter = _BEGIN.fullmatch(text), _END.fullmatch(text), _STARTER.fullmatch(text)
         if begin:
             if current is not None:

@@ -101,7 +101,7 @@ def describe_exit(returncode: int) -> str:
 class Supervisor:
     """Grades one submission against one assignment; see the module docstring for the guarantees."""
 
-    def __init__(self, spec: AssignmentSpec, submission_dir: Path, reference_dir: Path, *,
+    def __init__(self, spec: AssignmentSpec, submission_dir: Path, reference_dir: Path | None, *,
                  folders: tuple[str, ...] | None = None, seed: int | None = None,
                  python: str = sys.executable) -> None:
         self.spec = spec
@@ -205,8 +205,9 @@ class Supervisor:
         ini.write_text("[pytest]\n", encoding="utf-8")
         command = [self.python, "-m", "pytest", "-p", "autograder.plugin", "-p", "no:cacheprovider",
                    "-c", str(ini), "--rootdir", str(self.spec.assignment_dir), "-q", "--no-header",
-                   "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir),
-                   "--ag-reference", str(self.reference_dir), "--ag-seed", str(self.seed)]
+                   "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir), "--ag-seed", str(self.seed)]
+        if self.reference_dir is not None:
+            command += ["--ag-reference", str(self.reference_dir)]
         if unit.only is not None:
             only = self._scratch / f"only-{self._children}.txt"
             only.write_text("\n".join(unit.only), encoding="utf-8")

@@ -1,0 +1,43 @@
+# The course toolkit's everyday commands. `make grade` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+A1 := a1_execution_modes
+SLUGS := $(notdir $(patsubst %/,%,$(dir $(wildcard assignments/*/assignment.toml))))
+
+.PHONY: help venv grade test verify starters zips clean
+
+help:
+	@echo "make grade     grade the bundled a1 reference and starter, print both summaries"
+	@echo "make test      run the framework's tests (includes an end-to-end run of the Gradescope zip)"
+	@echo "make verify    reference = full marks, starter = 0, same tests, for every assignment"
+	@echo "make starters  regenerate starter/ from the reference solution blocks"
+	@echo "make zips      build dist/<slug>/autograder.zip and starter.zip for every assignment"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+grade: venv
+	$(PY) -m autograder grade $(A1) --submission reference/$(A1) --json results/$(A1)-reference.json
+	$(PY) -m autograder grade $(A1) --submission starter/$(A1) --json results/$(A1)-starter.json
+
+test: venv
+	$(PY) -m pytest -q
+
+verify: venv
+	@for slug in $(SLUGS); do $(PY) -m autograder verify $$slug || exit 1; done
+
+starters: venv
+	@for slug in $(SLUGS); do $(PY) -m autograder starter $$slug || exit 1; done
+
+zips: venv
+	@for slug in $(SLUGS); do $(PY) -m autograder build $$slug && $(PY) -m autograder release $$slug || exit 1; done
+
+clean:
+	rm -rf dist results .pytest_cache

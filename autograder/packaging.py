@@ -1,0 +1,375 @@
+"""Build the two zips of an assignment: the Gradescope autograder and the student starter.
+
+``dist/<slug>/autograder.zip`` holds, at its root, ``setup.sh`` (builds a venv with pinned dependencies; never
+touches the system python3), ``run_autograder`` (one ``exec`` of the trusted runner), ``requirements.txt``, the
+framework source ``autograder/**``, and ``assignments/<slug>/**`` and ``reference/<slug>/**``: the zip mirrors the
+course repository, so the unpacked ``/autograder/source`` is itself a course root.
+
+``dist/<slug>/starter.zip`` holds ``<slug>/``: the generated starter code, the public tests (and
+``tests/conftest.py``) and the handout. Before anything is written a leak check refuses hidden tests, solution
+markers, reference files and solution lines (:func:`check_starter_leaks`).
+
+Both zips are deterministic (:func:`deterministic_zip`): the same inputs give the same bytes. Every function
+returns paths or listings; printing is the CLI's job. The spec is re-read from disk before building, because the
+zip ships ``assignment.toml`` as it is on disk: a spec that does not load is refused before any zip is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Mapping
+
+from autograder.errors import AutograderError, LeakError, SpecError
+from autograder.layout import CourseLayout
+from autograder.spec import AssignmentSpec, load_spec
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+REQUIREMENTS_TEMPLATE = TEMPLATES_DIR / "requirements-grader.txt"
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+ZIP_COMPRESSION = zipfile.ZIP_DEFLATED
+ZIP_LEVEL = 9
+MODE_EXECUTABLE = 0o100755  # regular file, rwxr-xr-x
+MODE_REGULAR = 0o100644     # regular file, rw-r--r--
+UNIX = 3                    # "made by" system: Unix, so the permission bits are honoured on unzip
+
+AUTOGRADER_EXECUTABLES = frozenset({"setup.sh", "run_autograder"})
+SLUG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+# The reference's solution-block grammar (the same one `autograder starter` strips).
+BEGIN_MARKER = re.compile(r"^\s*#\s*BEGIN\s+SOLUTION\b")
+END_MARKER = re.compile(r"^\s*#\s*END\s+SOLUTION\b")
+STARTER_LINE = re.compile(r"^\s*#\s*STARTER:(.*)$")
+REFERENCE_ONLY = "# REFERENCE ONLY"  # first line of a reference file the starter generator does not copy
+RAW_MARKERS = (re.compile(rb"BEGIN\s+SOLUTION"), re.compile(rb"END\s+SOLUTION"))
+DOCSTRING_START = re.compile(r"^[rRbBuUfF]{0,2}(\"\"\"|''')")
+SUBSTANTIAL_CHARS = 25
+TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
+
+Files = Mapping[str, "Path | bytes"]
+
+
+# ---------------------------------------------------------------------------------------------- zips
+def deterministic_zip(path: Path, files: Files, executable: set[str] | frozenset[str]) -> Path:
+    """Write ``files`` (zip name → file path or bytes) to ``path`` so identical inputs give identical bytes.
+
+    Entries are sorted by name, stamped 1980-01-01 00:00, deflated at a fixed level, marked as Unix regular
+    files with mode 0755 (names in ``executable``) or 0644, with no directory entries and no extra fields.
+    The zip is written beside ``path`` and renamed into place, so a failure leaves no half-written zip.
+    """
+    for name in files:
+        _check_entry_name(name)
+    unknown = sorted(set(executable) - set(files))
+    if unknown:
+        raise ValueError(f"executable names {unknown} are not among the zip's files")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with zipfile.ZipFile(partial, "w", compression=ZIP_COMPRESSION, compresslevel=ZIP_LEVEL) as archive:
+            for name in sorted(files):
+                source = files[name]
+                data = source if isinstance(source, bytes) else Path(source).read_bytes()
+                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+                info.create_system = UNIX
+                info.external_attr = (MODE_EXECUTABLE if name in executable else MODE_REGULAR) << 16
+                info.compress_type = ZIP_COMPRESSION
+                info.extra = b""
+                info.comment = b""
+                archive.writestr(info, data, compress_type=ZIP_COMPRESSION, compresslevel=ZIP_LEVEL)
+            archive.comment = b""
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _check_entry_name(name: str) -> None:
+    parts = name.split("/")
+    if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"zip entry name {name!r} is not a plain relative path like 'a/b.py'")
+
+
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or name == "__pycache__" or name.endswith((".pyc", ".pyo"))
+
+
+def _tree(folder: Path, prefix: str) -> dict[str, Path]:
+    """Every file under ``folder`` as ``prefix/relative/path`` → path; skips __pycache__, *.pyc and dotfiles."""
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not _skipped(d))
+        for filename in sorted(filenames):
+            file = Path(dirpath) / filename
+            if _skipped(filename) or not file.is_file():
+                continue
+            relative = file.relative_to(folder).as_posix()
+            found[f"{prefix}/{relative}" if prefix else relative] = file
+    return found
+
+
+def _add(files: dict[str, Path | bytes], new: Mapping[str, Path | bytes], zip_label: str) -> None:
+    for name, source in new.items():
+        old = files.get(name)
+        if old is not None and old != source:
+            raise AutograderError(f"{zip_label}: {_show(old)} and {_show(source)} would both be stored as {name}; "
+                                  "rename one of them")
+        files[name] = source
+
+
+def _show(source: Path | bytes, root: Path | None = None) -> str:
+    if isinstance(source, bytes):
+        return "(generated)"
+    return _relative(source, root)
+
+
+def _relative(path: Path, root: Path | None = None) -> str:
+    """``path`` relative to the course root when it lies inside it, else as given."""
+    if root is not None and _inside(Path(path), root):
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    return str(path)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def _fresh_spec(layout: CourseLayout, spec: AssignmentSpec) -> AssignmentSpec:
+    """Re-read the spec from disk: the zip ships assignment.toml as it is now, so that is what must be valid."""
+    if not SLUG_PATTERN.fullmatch(spec.slug):
+        raise SpecError(layout.assignment_dir(spec.slug), None, f"the assignment folder name {spec.slug!r} is not a plain slug",
+                        "rename the folder to letters, digits, '_', '.' or '-' (like a1_execution_modes)")
+    return load_spec(layout, spec.slug)
+
+
+# ---------------------------------------------------------------------------------------------- autograder.zip
+def render_run_autograder(slug: str) -> bytes:
+    """``run_autograder`` for ``slug``: a single exec of ``python -m autograder gradescope <slug>``."""
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise ValueError(f"slug {slug!r} is not a plain slug")
+    text = (TEMPLATES_DIR / "run_autograder").read_text(encoding="utf-8")
+    return text.replace("{{SLUG}}", slug).encode("utf-8")
+
+
+def _requirement_name(line: str) -> str | None:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else None
+
+
+def render_requirements(spec: AssignmentSpec) -> bytes:
+    """The grader's pinned requirements followed by the assignment's own ``requirements``."""
+    base = REQUIREMENTS_TEMPLATE.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    pinned = {_requirement_name(line): line.strip() for line in base.splitlines()
+              if line.strip() and not line.lstrip().startswith("#")}
+    extra = []
+    for requirement in spec.requirements:
+        name = _requirement_name(requirement)
+        if not requirement.strip() or requirement.lstrip().startswith("-") or "\n" in requirement or name is None:
+            raise SpecError(spec.spec_path, "assignment.requirements", f"entry {requirement!r} is not a plain requirement",
+                            'write one package per entry, like "scikit-learn==1.7.2" (no pip options)')
+        if name in pinned:
+            raise SpecError(spec.spec_path, "assignment.requirements",
+                            f"entry {requirement!r} names a package the grader already pins ({pinned[name]})",
+                            "remove it (the grader's pin is used)")
+        extra.append(requirement.strip())
+    if extra:
+        base += f"# From [assignment] requirements of assignments/{spec.slug}/assignment.toml\n"
+        base += "".join(f"{line}\n" for line in extra)
+    return base.encode("utf-8")
+
+
+def autograder_zip_files(layout: CourseLayout, spec: AssignmentSpec) -> dict[str, Path | bytes]:
+    """What autograder.zip holds: zip name → source file or generated bytes (see the module docstring)."""
+    spec = _fresh_spec(layout, spec)
+    for folder in spec.test_folders:
+        if not _inside(folder.path, spec.assignment_dir):
+            raise SpecError(spec.spec_path, f"tests.{folder.name}.path", f"{folder.path} lies outside {spec.assignment_dir}",
+                            f"keep the tests under assignments/{spec.slug}/ so the zip carries them")
+    label = "autograder.zip"
+    files: dict[str, Path | bytes] = {
+        "setup.sh": (TEMPLATES_DIR / "setup.sh").read_bytes(),
+        "run_autograder": render_run_autograder(spec.slug),
+        "requirements.txt": render_requirements(spec),
+    }
+    _add(files, _tree(PACKAGE_DIR, "autograder"), label)
+    _add(files, _tree(spec.assignment_dir, f"assignments/{spec.slug}"), label)
+    _add(files, _tree(spec.reference_dir, f"reference/{spec.slug}"), label)
+    return files
+
+
+def build_autograder_zip(layout: CourseLayout, spec: AssignmentSpec, dest: Path | None = None) -> Path:
+    """Write ``dist/<slug>/autograder.zip`` (or ``dest``) and return its path."""
+    files = autograder_zip_files(layout, spec)
+    return deterministic_zip(dest or layout.dist_dir(spec.slug) / "autograder.zip", files, set(AUTOGRADER_EXECUTABLES))
+
+
+# ---------------------------------------------------------------------------------------------- starter.zip
+def starter_zip_files(layout: CourseLayout, spec: AssignmentSpec) -> dict[str, Path | bytes]:
+    """What starter.zip holds, under ``<slug>/``; raises :class:`LeakError` if any of it must not ship."""
+    spec = _fresh_spec(layout, spec)
+    slug, label = spec.slug, "starter.zip"
+    if not spec.starter_dir.is_dir():
+        raise AutograderError(f"{_relative(spec.starter_dir, layout.root)} does not exist; "
+                              f"run `autograder starter {slug}` to generate it from the reference")
+    files: dict[str, Path | bytes] = {}
+    _add(files, _tree(spec.starter_dir, slug), label)
+    public = spec.folder("public")
+    if public is not None:
+        where = (public.path.resolve().relative_to(spec.assignment_dir.resolve()).as_posix()
+                 if _inside(public.path, spec.assignment_dir) else "tests/public")
+        _add(files, _tree(public.path, f"{slug}/{where}"), label)
+    conftest = spec.assignment_dir / "tests" / "conftest.py"
+    if conftest.is_file():
+        _add(files, {f"{slug}/tests/conftest.py": conftest}, label)
+    handout = (spec.handout.resolve().relative_to(spec.assignment_dir.resolve()).as_posix()
+               if _inside(spec.handout, spec.assignment_dir) else spec.handout.name)
+    _add(files, {f"{slug}/{handout}": spec.handout}, label)
+    check_starter_leaks(layout, spec, files)
+    return files
+
+
+def build_starter_zip(layout: CourseLayout, spec: AssignmentSpec, dest: Path | None = None) -> Path:
+    """Leak-check and write ``dist/<slug>/starter.zip`` (or ``dest``) and return its path."""
+    files = starter_zip_files(layout, spec)
+    return deterministic_zip(dest or layout.dist_dir(spec.slug) / "starter.zip", files, set())
+
+
+# ---------------------------------------------------------------------------------------------- leak check
+def _text(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def solution_blocks(text: str) -> list[list[tuple[int, str]]]:
+    """The ``# BEGIN SOLUTION`` … ``# END SOLUTION`` blocks of ``text``: lists of (line number, line) inside each."""
+    blocks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if current is None:
+            if BEGIN_MARKER.match(line):
+                current = []
+        elif END_MARKER.match(line):
+            blocks.append(current)
+            current = None
+        else:
+            current.append((number, line))
+    if current is not None:  # an unterminated block runs to the end of the file
+        blocks.append(current)
+    return blocks
+
+
+def _substantial(block: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Lines of a solution block worth guarding: code of 25+ characters, not comments nor docstring text."""
+    kept: list[tuple[int, str]] = []
+    closing: str | None = None  # the delimiter that ends the docstring we are inside
+    for number, line in block:
+        stripped = line.strip()
+        if closing is not None:
+            if closing in stripped:
+                closing = None
+            continue
+        if not stripped or stripped.startswith("#"):
+            continue
+        start = DOCSTRING_START.match(stripped)
+        if start:
+            delimiter = start.group(1)
+            if stripped.count(delimiter) == 1:
+                closing = delimiter
+            continue
+        if len(stripped) >= SUBSTANTIAL_CHARS:
+            kept.append((number, stripped))
+    return kept
+
+
+class _Secrets:
+    """What must not reach students, gathered from the reference and the non-public test folders."""
+
+    def __init__(self, spec: AssignmentSpec) -> None:
+        self.hidden_folders = [f.path for f in spec.test_folders if not f.shipped_to_students]
+        self.hidden_names: dict[str, Path] = {}
+        self.hidden_bytes: dict[bytes, Path] = {}
+        for folder in self.hidden_folders:
+            for file in _tree(folder, "").values():
+                if TEST_FILE.match(file.name):
+                    self.hidden_names.setdefault(file.name, file)
+                    self.hidden_bytes.setdefault(file.read_bytes(), file)
+        self.solution_files: dict[bytes, Path] = {}
+        self.lines: dict[str, tuple[Path, int]] = {}
+        allowed: set[str] = set()
+        for file in _tree(spec.reference_dir, "").values():
+            data = file.read_bytes()
+            text = _text(data)
+            if text is None:
+                continue
+            blocks = solution_blocks(text)
+            inside = {number for block in blocks for number, _ in block}
+            for number, line in enumerate(text.splitlines(), start=1):
+                starter = STARTER_LINE.match(line)
+                if starter:  # `# STARTER: code` lines become the starter's code
+                    allowed.add(starter.group(1).strip())
+                elif number not in inside:
+                    allowed.add(line.strip())
+            if blocks or text.lstrip("\ufeff").startswith(REFERENCE_ONLY):
+                self.solution_files.setdefault(data, file)
+                for block in blocks:
+                    for number, stripped in _substantial(block):
+                        self.lines.setdefault(stripped, (file, number))
+        for line in allowed:
+            self.lines.pop(line, None)
+
+
+def check_starter_leaks(layout: CourseLayout, spec: AssignmentSpec, files: Files) -> None:
+    """Raise :class:`LeakError` (one line: the file, what leaks, the fix) if ``files`` would leak anything.
+
+    Refused: a file from a non-public test folder or from the reference; a file with the name or the bytes of
+    a hidden test; a file byte-identical to a reference file that holds solution blocks; a ``BEGIN SOLUTION`` /
+    ``END SOLUTION`` marker; any line (stripped, 25+ characters, not a comment or docstring) of a reference
+    solution block, unless the reference also has it outside its blocks or as a ``# STARTER:`` line.
+    """
+    root, slug = layout.root, spec.slug
+    secrets = _Secrets(spec)
+    regenerate = f"regenerate the starter with `autograder starter {slug}`"
+    for name in sorted(files):
+        source = files[name]
+        where = f"starter.zip: {name}" + (f" (from {_relative(source, root)})" if not isinstance(source, bytes) else "")
+        if not isinstance(source, bytes):
+            for folder in secrets.hidden_folders:
+                if _inside(Path(source), folder):
+                    raise LeakError(f"{where} lies in the non-public test folder {_relative(folder, root)}; "
+                                    "ship only tests/public (move the file there or keep it out of the public path)")
+            if _inside(Path(source), spec.reference_dir):
+                raise LeakError(f"{where} comes from the reference solution; {regenerate} and ship starter/{slug}")
+        basename = name.rsplit("/", 1)[-1]
+        if basename in secrets.hidden_names:
+            raise LeakError(f"{where} has the name of the hidden test {_relative(secrets.hidden_names[basename], root)}; "
+                            "rename one of them so the hidden tests' names stay unknown")
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        if data in secrets.hidden_bytes:
+            raise LeakError(f"{where} is a copy of the hidden test {_relative(secrets.hidden_bytes[data], root)}; remove it")
+        if data in secrets.solution_files:
+            raise LeakError(f"{where} is byte-identical to {_relative(secrets.solution_files[data], root)}, "
+                            f"which holds solution blocks (or is REFERENCE ONLY); {regenerate}")
+        for marker in RAW_MARKERS:
+            found = marker.search(data)
+            if found:
+                line = data[: found.start()].count(b"\n") + 1
+                raise LeakError(f"{where} line {line} holds a `{found.group().decode()}` marker (reference solution "
+                                f"code); {regenerate} or remove the block")
+        text = _text(data)
+        if text is None or not secrets.lines:
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            hit = secrets.lines.get(line.strip())
+            if hit is not None:
+                shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:59] + "…"
+                raise LeakError(f"{where} line {number} repeats solution code from {_relative(hit[0], root)} line {hit[1]} "
+                                f"({shown!r}); remove it or {regenerate}")
