@@ -200,6 +200,28 @@ def check(slug: str | None, submission: Path) -> None:
                       "and run when you submit.")
 
 
+@main.command("sandbox-setup")
+@_fail_cleanly
+def sandbox_setup() -> None:
+    """As root: create the unprivileged grading account and let it reach this Python (setup.sh runs this)."""
+    import os
+
+    from autograder.isolation import sandbox
+
+    if os.geteuid() != 0:
+        console.print("not root: nothing to set up; student code will run as your own user, in its own process")
+        return
+    account = sandbox.grading_account()
+    assert account is not None
+    changed = sandbox.make_interpreter_reachable(sys.executable)
+    for folder in changed:
+        console.print(f"added the traverse bit (o+x) to {folder}")
+    problem = sandbox.account_can_run(sys.executable, account)
+    if problem:
+        raise AutograderError(problem)
+    console.print(f"[green]ok[/] account {account.name} (uid {account.uid}) can run {sys.executable}")
+
+
 @main.command(hidden=True)
 @click.argument("slug")
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"), show_default=True)

@@ -20,6 +20,7 @@ START = "start"                  # {"nodeid": str}
 IMPORT = "import"                # {"module": str, "state": "start" | "done" | "failed"}
 RESULT = "result"                # {"nodeid": str, ...outcome fields}
 FINISHED = "finished"            # the child ran everything it was given
+ISOLATION = "isolation"          # {"workers": [jail reports], "lost": [reasons], "started": int}
 
 MAX_FIELD_CHARS = 20_000
 

@@ -83,6 +83,6 @@ def grade(spec: AssignmentSpec, submission: Path, *, folders: tuple[str, ...] | 
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
         intake = take_in(submission, spec, Path(scratch) / "submission")
         reference = reference_dir if local else (reference_dir or spec.reference_dir)
-        supervisor = Supervisor(spec, intake.directory, reference, folders=folders, seed=seed)
+        supervisor = Supervisor(spec, intake.directory, reference, folders=folders, seed=seed, isolate=not local)
         record = supervisor.run()
     return build_results(spec, record, notes=intake.notes, submission_files=intake.files)

@@ -20,13 +20,14 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, RESULT, START, EventWriter, cap
+from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLATION, RESULT, START, EventWriter, cap
 from autograder.loading import PackageView, StudentCodeError, student_frames
 from autograder.metadata import MARKERS, read_metadata
 
 _WRITER = pytest.StashKey["EventWriter | None"]()
 _STATE = pytest.StashKey[dict]()
 _ITEM_RECORD = pytest.StashKey[dict]()
+_POOL = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ag-seed", type=int, default=None, help="run seed (fresh per run when omitted)")
     group.addoption("--ag-events-fd", type=int, default=None, help="file descriptor for the event stream")
     group.addoption("--ag-only", default=None, help="file listing the node ids to run, one per line")
+    group.addoption("--ag-isolation", choices=("none", "process"), default="none",
+                    help="none: import the submission here (a student's local run); process: run it in a worker")
+    group.addoption("--ag-worker-settings", default=None, help="JSON file describing how to start workers")
+    group.addoption("--ag-test-timeout", type=float, default=60.0, help="seconds each test may spend in student code")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,9 +50,36 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_WRITER] = EventWriter(fd) if fd is not None else None
     seed = config.getoption("--ag-seed", None)
     config.stash[_STATE] = {"seed": seed if seed is not None else int.from_bytes(os.urandom(4), "little")}
+    config.stash[_POOL] = None
+    if config.getoption("--ag-isolation", "none") == "process":
+        config.stash[_POOL] = _start_isolation(config)
+
+
+def _start_isolation(config: pytest.Config) -> Any:
+    """Start the first worker now (its torch import overlaps collection) and route student imports to it."""
+    import json
+    import sys
+
+    from autograder.isolation.proxy import RemoteSubmission, SubmissionModuleFinder, WorkerPool, WorkerSettings
+
+    raw = json.loads(Path(config.getoption("--ag-worker-settings")).read_text(encoding="utf-8"))
+    settings = WorkerSettings(python=raw["python"], worker_root=Path(raw["worker_root"]),
+                              submission=Path(raw["submission"]), jail=raw.get("jail", {}),
+                              max_message_bytes=int(raw.get("max_message_bytes", 512 * 1024 * 1024)))
+    pool = WorkerPool(settings)
+    pool.outside_test_s = float(config.getoption("--ag-test-timeout"))
+    pool.start()
+    view = RemoteSubmission(pool)
+    config.stash[_STATE]["remote_submission"] = view
+    sys.meta_path.insert(0, SubmissionModuleFinder(raw.get("modules", []), view))
+    return pool
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        _emit(config, ISOLATION, workers=pool.reports, lost=pool.lost[-20:], started=pool.generation)
+        pool.close()
     writer = config.stash.get(_WRITER, None)
     if writer is not None:
         writer.emit(FINISHED)
@@ -80,7 +112,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed and "config" in _CONFIG:
-        message = str(report.longrepr) if report.longrepr else "could not be collected"
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = crash.message if crash is not None else (str(report.longrepr) or "could not be collected")
+        if message.startswith(("autograder.", "student.")):  # our own exception types: the text is the message
+            message = message.split(": ", 1)[-1]
         _emit(_CONFIG["config"], COLLECT_ERROR, file=report.nodeid, message=cap(message, 4000))
 
 
@@ -104,6 +139,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if holder is not None and attribute in getattr(holder, "__dict__", {}):
                 delattr(holder, attribute)  # a previous run's value must not leak into this one
     _skip_missing_device(item)
+    pool = item.config.stash.get(_POOL, None)
+    if pool is not None:
+        marker = item.get_closest_marker("timeout")
+        limit = float(marker.args[0]) if marker and marker.args else item.config.getoption("--ag-test-timeout")
+        pool.deadline = time.monotonic() + limit
 
 
 @pytest.hookimpl(wrapper=True)
@@ -112,6 +152,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     record = item.stash.setdefault(_ITEM_RECORD, {"started": time.perf_counter(), "phases": [], "stdout": "", "stderr": ""})
     record["stdout"] = report.capstdout  # each phase's report repeats the earlier phases' sections
     record["stderr"] = report.capstderr
+    pool = item.config.stash.get(_POOL, None)
+    if pool is not None:
+        record["worker_output"] = record.get("worker_output", "") + pool.take_output()
     if report.failed or report.skipped:
         record["phases"].append(_describe_phase(item, call, report))
     return report
@@ -136,6 +179,13 @@ def _describe_phase(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
         phase["origin"] = "load"
         phase["message"] = cap(str(exc), 4000)
         return phase
+    remote_frames = getattr(exc, "frames", None)
+    if type(exc).__module__ == "student" and remote_frames is not None:  # raised in the worker, by student code
+        phase["origin"] = "student"
+        phase["exception"] = getattr(exc, "type_name", type(exc).__name__)
+        phase["message"] = cap(str(exc), 4000)
+        phase["student_frames"] = list(remote_frames)[-20:]
+        return phase
     frames = student_frames(exc, Path(submission_dir)) if submission_dir else []
     innermost = excinfo.traceback[-1].path if len(excinfo.traceback) else None
     in_student = bool(submission_dir) and innermost is not None and _inside(Path(str(innermost)), Path(submission_dir))
@@ -158,12 +208,15 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     record = item.stash.get(_ITEM_RECORD, None) if item is not None else None
     if record is None:
         return
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        pool.deadline = None
     obj = getattr(item, "obj", None)
     score = getattr(obj, "__score__", None)
     score = record.get("score") if score is None else score
     board = getattr(obj, "__leaderboard_value__", None)
     board = record.get("leaderboard_value") if board is None else board
-    _emit(config, RESULT, nodeid=nodeid, phases=record["phases"], stdout=cap(record["stdout"]),
+    _emit(config, RESULT, nodeid=nodeid, phases=record["phases"], stdout=cap(record.get("worker_output", "") + record["stdout"]),
           stderr=cap(record["stderr"]), score=score, leaderboard_value=board,
           duration_s=round(time.perf_counter() - record["started"], 4))
 
@@ -217,8 +270,14 @@ def _view(request: pytest.FixtureRequest, option: str, label: str, namespace: st
 
 
 @pytest.fixture
-def submission(request: pytest.FixtureRequest) -> PackageView:
-    """The student's files as a package: ``submission.execution_modes.predict(...)``."""
+def submission(request: pytest.FixtureRequest) -> Any:
+    """The student's files as a package: ``submission.execution_modes.predict(...)``.
+
+    Graded runs hand out a proxy to the student's own process; a student's local run imports the files here.
+    """
+    remote = request.config.stash[_STATE].get("remote_submission")
+    if remote is not None:
+        return remote
     return _view(request, "--ag-submission", "submission", None)
 
 

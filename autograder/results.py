@@ -97,6 +97,7 @@ def build_results(spec: AssignmentSpec, record: RunRecord, *, notes: list[str] |
             "children": record.children,
             "submission_files": submission_files or [],
             "notes": all_notes,
+            "isolation": record.isolation,
         },
     }
     if leaderboard:

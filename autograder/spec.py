@@ -51,6 +51,16 @@ class LimitsSpec:
     deadline_s: float
     memory_mb: int
     gradescope_timeout_s: float
+    processes: int = 64        # RLIMIT_NPROC of the student's account (threads count too)
+    file_size_mb: int = 64     # RLIMIT_FSIZE: largest file student code may write
+    open_files: int = 256      # RLIMIT_NOFILE
+    max_return_mb: int = 512   # largest single reply the runner accepts from student code
+
+    def worker_rlimits(self) -> dict[str, int]:
+        """The rlimits the worker applies to itself before loading student code (see isolation/jail.py)."""
+        return {"address_space": self.memory_mb * 1024 * 1024, "cpu_seconds": int(self.deadline_s),
+                "processes": self.processes, "file_size": self.file_size_mb * 1024 * 1024,
+                "open_files": self.open_files}
 
 
 @dataclass(frozen=True)
@@ -222,6 +232,10 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
         deadline_s=float(lim.get("deadline_s", (int, float), 540, check=_positive)),
         memory_mb=lim.get("memory_mb", int, 4096, check=lambda v: None if v >= 512 else "must be at least 512"),
         gradescope_timeout_s=float(lim.get("gradescope_timeout_s", (int, float), 600, check=_positive)),
+        processes=lim.get("processes", int, 64, check=lambda v: None if v >= 16 else "must be at least 16 (torch starts threads)"),
+        file_size_mb=lim.get("file_size_mb", int, 64, check=_positive),
+        open_files=lim.get("open_files", int, 256, check=lambda v: None if v >= 64 else "must be at least 64"),
+        max_return_mb=lim.get("max_return_mb", int, 512, check=_positive),
     )
     lim.refuse_unknown()
     if limits.deadline_s <= limits.test_timeout_s:

@@ -10,6 +10,8 @@ with that reason instead of being re-run one crash at a time.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import resource
 import shutil
@@ -24,7 +26,9 @@ from typing import Any
 
 import autograder
 from autograder.discovery import static_tests
-from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, RESULT, START, EventReader
+from autograder.errors import AutograderError
+from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLATION, RESULT, START, EventReader
+from autograder.isolation import sandbox
 from autograder.metadata import TestInfo
 from autograder.spec import AssignmentSpec, TestFolder
 
@@ -33,6 +37,9 @@ PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 TIMEOUT, CRASHED, NOT_RUN, UNCOLLECTABLE = "timeout", "crashed", "not_run", "uncollectable"
 
 POLL_S = 0.05
+# Extra seconds the parent allows beyond a test's limit when isolated: the runner enforces the limit on the
+# worker itself, and may need to start a fresh worker (torch import) within the same test.
+ISOLATION_GRACE_S = 30.0
 
 
 @dataclass
@@ -60,6 +67,7 @@ class RunRecord:
     elapsed_s: float
     children: int
     notes: list[str] = field(default_factory=list)
+    isolation: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,7 +111,7 @@ class Supervisor:
 
     def __init__(self, spec: AssignmentSpec, submission_dir: Path, reference_dir: Path | None, *,
                  folders: tuple[str, ...] | None = None, seed: int | None = None,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, isolate: bool = True) -> None:
         self.spec = spec
         self.submission_dir = submission_dir
         self.reference_dir = reference_dir
@@ -115,6 +123,8 @@ class Supervisor:
         self._info: dict[str, TestInfo] = {}
         self._notes: list[str] = []
         self._children = 0
+        self.isolate = isolate
+        self._isolation: dict[str, Any] = {"mode": "process" if isolate else "none (student code imported by the test process)"}
 
     # ------------------------------------------------------------ public
     def run(self) -> RunRecord:
@@ -123,8 +133,16 @@ class Supervisor:
         queue: list[_Unit] = [_Unit(paths=[f.path for f in self.folders])]
         with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
             self._scratch = Path(scratch)
-            while queue and time.monotonic() < self._deadline:
-                queue[:0] = self._run_unit(queue.pop(0))
+            account = self._prepare_isolation() if self.isolate else None
+            with sandbox.AccountLock(account) if account is not None else contextlib.nullcontext():
+                try:
+                    while queue and time.monotonic() < self._deadline:
+                        queue[:0] = self._run_unit(queue.pop(0))
+                finally:
+                    if account is not None:
+                        self._isolation["processes_killed_after_run"] = sandbox.kill_user_processes(account.uid)
+                    if self.isolate:
+                        sandbox.remove_tree(self._worker_root)
         for nodeid in self._order:
             if nodeid not in self._outcomes:
                 self._record(nodeid, NOT_RUN, reason=(
@@ -135,7 +153,30 @@ class Supervisor:
                 self._list_statically(path, NOT_RUN, "not run: grading reached its overall time limit first")
         outcomes = [self._outcomes[n] for n in self._order]
         return RunRecord(outcomes=outcomes, seed=self.seed, elapsed_s=time.monotonic() - start,
-                         children=self._children, notes=self._notes)
+                         children=self._children, notes=self._notes, isolation=self._isolation)
+
+    # ------------------------------------------------------------ isolation
+    def _prepare_isolation(self) -> "sandbox.Account | None":
+        """Worker root, account and jail settings; the runner starts workers from these."""
+        account = sandbox.grading_account()
+        if account is not None and (problem := sandbox.account_can_run(self.python, account)):
+            raise AutograderError(problem)
+        self._worker_root = sandbox.prepare_worker_root()
+        jail: dict[str, Any] = {"rlimits": self.spec.limits.worker_rlimits(), "block_network": True}
+        if account is not None:
+            jail.update(uid=account.uid, gid=account.gid, user=account.name)
+            self._isolation["user"] = account.name
+        else:
+            self._isolation["user"] = "same as the grader (not root)"
+            self._notes.append("Your code ran in its own process, but as the grader's user: the grader was not "
+                               "started as root, so no separate account could be used.")
+        modules = sorted({Path(n).stem for n in self.spec.submission.files if n.endswith(".py")})
+        self._worker_settings = self._scratch / "worker.json"
+        self._worker_settings.write_text(json.dumps({
+            "python": self.python, "worker_root": str(self._worker_root), "submission": str(self.submission_dir),
+            "jail": jail, "modules": modules, "max_message_bytes": self.spec.limits.max_return_mb * 1024 * 1024,
+        }), encoding="utf-8")
+        return account
 
     # ------------------------------------------------------------ bookkeeping
     def folder_of(self, relative_file: str) -> TestFolder:
@@ -176,7 +217,8 @@ class Supervisor:
         state = self._watch_child(unit)
         for error in state.collect_errors:
             path = self.spec.assignment_dir / error["file"]
-            self._list_statically(path, UNCOLLECTABLE, error["message"])
+            self._list_statically(path, UNCOLLECTABLE, f"This test file could not be loaded: {error['message']}\n"
+                                  "If the file imports your code, check that your code imports without errors.")
         if not state.saw_collected:
             if len(unit.paths) > 1 or (unit.paths and unit.paths[0].is_dir()):
                 files = [f for p in unit.paths for f in (sorted(p.rglob("test_*.py")) if p.is_dir() else [p])]
@@ -205,7 +247,10 @@ class Supervisor:
         ini.write_text("[pytest]\n", encoding="utf-8")
         command = [self.python, "-m", "pytest", "-p", "autograder.plugin", "-p", "no:cacheprovider",
                    "-c", str(ini), "--rootdir", str(self.spec.assignment_dir), "-q", "--no-header",
-                   "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir), "--ag-seed", str(self.seed)]
+                   "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir), "--ag-seed", str(self.seed),
+                   "--ag-test-timeout", str(self.spec.limits.test_timeout_s)]
+        if self.isolate:
+            command += ["--ag-isolation", "process", "--ag-worker-settings", str(self._worker_settings)]
         if self.reference_dir is not None:
             command += ["--ag-reference", str(self.reference_dir)]
         if unit.only is not None:
@@ -215,8 +260,12 @@ class Supervisor:
         return command + [str(p) for p in unit.paths]
 
     def _fresh_workdir(self) -> Path:
-        """A scratch copy of the submission per child: student code that writes files cannot touch the original."""
+        """The child's working directory. Isolated: an empty folder (student code never runs in the runner).
+        In-process: a scratch copy of the submission, so student code that writes files cannot touch the original."""
         workdir = self._scratch / f"submission-{self._children}"
+        if self.isolate:
+            workdir.mkdir()
+            return workdir
         shutil.copytree(self.submission_dir, workdir, symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
         return workdir
 
@@ -229,9 +278,10 @@ class Supervisor:
         return env
 
     def _limits(self) -> None:  # runs in the child between fork and exec
-        memory = self.spec.limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if not self.isolate:  # isolated: the worker limits itself; the runner holds trusted code only
+            memory = self.spec.limits.memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
     def _watch_child(self, unit: _Unit) -> _ChildState:
         self._children += 1
@@ -258,7 +308,7 @@ class Supervisor:
                 now = time.monotonic()
                 if state.current is not None:
                     limit = self._info[state.current].timeout_s or self.spec.limits.test_timeout_s
-                    if now - state.current_since > limit:
+                    if now - state.current_since > limit + (ISOLATION_GRACE_S if self.isolate else 0.0):
                         state.stopped_for = TIMEOUT
                 elif now - last_event > self.spec.limits.test_timeout_s:
                     state.stopped_for = "silence"  # stuck outside any test: collection or module import
@@ -297,6 +347,15 @@ class Supervisor:
             state.current = None
         elif kind == FINISHED:
             state.finished = True
+        elif kind == ISOLATION:
+            workers = event.get("workers") or []
+            self._isolation["workers_started"] = self._isolation.get("workers_started", 0) + int(event.get("started", 0))
+            if workers:
+                self._isolation["network"] = workers[-1].get("network")
+                self._isolation["rlimits"] = workers[-1].get("rlimits")
+                if str(workers[-1].get("network", "")).startswith("open") and "network_note" not in self._isolation:
+                    self._isolation["network_note"] = True
+                    self._notes.append(f"Network access for your code: {workers[-1]['network']}.")
 
     def _settle(self, state: _ChildState, returncode: int) -> None:
         """Charge the test that was running when the child stopped, and its dependants if an import died."""

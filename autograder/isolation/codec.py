@@ -1,0 +1,281 @@
+"""Values that cross between the trusted runner and the untrusted worker, and the only way they are decoded.
+
+Tensors, numpy arrays, numbers, strings, bytes, None and lists/tuples/dicts of them cross *by value*. Anything
+else (modules, nn.Module instances, functions, generators) stays in the worker behind a numbered *handle* the
+runner can pass back into later calls.
+
+Wire format (explicit, no pickle anywhere): ``u64 total | u32 header length | header JSON | raw buffers``.
+The header is a JSON tree; tensors and bytes are references to 64-byte-aligned raw buffers after it. Decoding
+is ``json.loads`` plus ``torch.frombuffer`` on buffers whose size must equal ``numel × itemsize`` of a dtype
+from an allow-list, so a message cannot run code, build a tensor subclass, or claim a 2 GB tensor it does
+not carry; the total size is checked before a byte of the body is read, so a giant payload is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import struct
+import time
+from typing import Any, Callable
+
+import torch
+
+FRAME = struct.Struct("!QI")
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ITEMS = 1_000_000
+ALIGN = 64
+
+DTYPES: dict[str, torch.dtype] = {str(d).removeprefix("torch."): d for d in (
+    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
+    torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
+
+
+class ProtocolError(Exception):
+    """A message broke the protocol (too large, malformed, not allowed). The sender is not trusted."""
+
+
+class ChannelTimeout(Exception):
+    """The peer did not answer before the deadline."""
+
+
+class Opaque:
+    """Base for runner-side stand-ins of worker objects (see proxy.RemoteObject); they travel as handles."""
+
+    _ag_handle: int
+
+
+class _Packer:
+    def __init__(self, to_handle: Callable[[Any], int] | None, check_opaque: Callable[[Opaque], None] | None) -> None:
+        self.to_handle, self.check_opaque = to_handle, check_opaque
+        self.buffers: list[memoryview] = []
+
+    def buffer(self, data: memoryview) -> int:
+        self.buffers.append(data)
+        return len(self.buffers) - 1
+
+    def tensor(self, value: torch.Tensor) -> dict[str, Any]:
+        tensor = value.detach()
+        if type(tensor) is not torch.Tensor:
+            tensor = tensor.as_subclass(torch.Tensor)
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        if dtype not in DTYPES:
+            raise ProtocolError(f"tensors of dtype {tensor.dtype} cannot be sent")
+        node = {"$t": 0, "dtype": dtype, "shape": list(tensor.shape), "device": str(tensor.device),
+                "requires_grad": bool(value.requires_grad), "inference": bool(value.is_inference())}
+        flat = tensor.cpu().contiguous().reshape(-1)
+        raw = flat.view(torch.uint8) if flat.numel() and flat.dtype != torch.uint8 else flat
+        if value.is_inference():
+            raw = raw.clone()  # numpy() refuses inference tensors
+        node["$t"] = self.buffer(memoryview(raw.numpy()).cast("B") if raw.numel() else memoryview(b""))
+        return node
+
+    def pack(self, value: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError("value nested too deeply to send")
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int):
+            return value if -(2 ** 63) <= value < 2 ** 63 else {"$bigint": str(value)}
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"$float": repr(value)}
+        if isinstance(value, complex):
+            return {"$complex": [self.pack(value.real), self.pack(value.imag)]}
+        if isinstance(value, (bytes, bytearray)):
+            return {"$bytes": self.buffer(memoryview(bytes(value)))}
+        if isinstance(value, Opaque):
+            if self.check_opaque is not None:
+                self.check_opaque(value)
+            return {"$h": value._ag_handle}
+        if isinstance(value, torch.Tensor):
+            return self.tensor(value)
+        kind = type(value)
+        if kind.__module__ == "numpy":
+            if kind.__name__ == "ndarray" and value.dtype.kind in "biufc":
+                return {"$nd": self.tensor(torch.from_numpy(value.copy()))}
+            if getattr(value, "shape", None) == () and hasattr(value, "item"):
+                return self.pack(value.item(), depth + 1)  # numpy scalar
+        if kind in (list, tuple):
+            items = [self.pack(v, depth + 1) for v in value]
+            return {"$tuple": items} if kind is tuple else items
+        if isinstance(value, dict) and kind.__name__ in ("dict", "OrderedDict") and all(
+                isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
+            return {"$d": [[self.pack(k), self.pack(v, depth + 1)] for k, v in value.items()]}
+        if isinstance(value, (torch.dtype, torch.device)) and self.to_handle is None:
+            return {"$str": str(value)}
+        if self.to_handle is None:
+            raise ProtocolError(f"a {kind.__name__} cannot be sent to student code; pass tensors, numbers, strings "
+                                "or containers of them, or objects that came from the student's code")
+        return {"$h": self.to_handle(value)}
+
+
+def pack(value: Any, to_handle: Callable[[Any], int] | None = None,
+         check_opaque: Callable[[Opaque], None] | None = None) -> list[memoryview]:
+    """Frame ``value`` as a list of byte chunks ready for :func:`os.writev`."""
+    packer = _Packer(to_handle, check_opaque)
+    tree = packer.pack(value)
+    offsets, position = [], 0
+    for data in packer.buffers:
+        position += -position % ALIGN
+        offsets.append([position, data.nbytes])
+        position += data.nbytes
+    header = json.dumps({"v": tree, "b": offsets}, separators=(",", ":"), allow_nan=False).encode()
+    pad_header = -(FRAME.size + len(header)) % ALIGN
+    chunks: list[memoryview] = [memoryview(header + b" " * pad_header)]
+    position = 0
+    for (offset, size), data in zip(offsets, packer.buffers):
+        if offset > position:
+            chunks.append(memoryview(bytes(offset - position)))
+        chunks.append(data)
+        position = offset + size
+    body = sum(c.nbytes for c in chunks)
+    return [memoryview(FRAME.pack(body, len(header) + pad_header)), *chunks]
+
+
+class _Unpacker:
+    def __init__(self, body: memoryview, offsets: list[Any], from_handle: Callable[[int], Any]) -> None:
+        self.body, self.offsets, self.from_handle = body, offsets, from_handle
+        self.items = 0
+
+    def buffer(self, index: Any) -> memoryview:
+        if type(index) is not int or not 0 <= index < len(self.offsets):
+            raise ProtocolError("malformed buffer reference")
+        offset, size = self.offsets[index]
+        if type(offset) is not int or type(size) is not int or offset < 0 or size < 0 or offset + size > self.body.nbytes:
+            raise ProtocolError("buffer reference outside the message")
+        return self.body[offset:offset + size]
+
+    def tensor(self, node: dict[str, Any]) -> torch.Tensor:
+        dtype = DTYPES.get(node.get("dtype"))  # type: ignore[arg-type]
+        shape = node.get("shape")
+        if dtype is None or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise ProtocolError("malformed tensor")
+        data = self.buffer(node.get("$t"))
+        numel = math.prod(shape)
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if numel * itemsize != data.nbytes:
+            raise ProtocolError(f"a tensor of shape {shape} claims {numel * itemsize:,} bytes but carries {data.nbytes:,}")
+        tensor = torch.frombuffer(bytearray(data), dtype=dtype) if numel else torch.empty(0, dtype=dtype)
+        tensor = tensor.reshape(shape)
+        device = node.get("device", "cpu")
+        if device != "cpu" and isinstance(device, str):
+            try:
+                tensor = tensor.to(device)
+            except (RuntimeError, AssertionError):
+                pass  # the device is not available on this side; keep the values on CPU
+        if node.get("inference"):
+            with torch.inference_mode():
+                tensor = tensor.clone()
+        elif node.get("requires_grad") and (dtype.is_floating_point or dtype.is_complex):
+            tensor.requires_grad_(True)
+        return tensor
+
+    def unpack(self, node: Any, depth: int = 0) -> Any:
+        self.items += 1
+        if self.items > MAX_ITEMS or depth > MAX_DEPTH:
+            raise ProtocolError("message has too many or too deeply nested items")
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, list):
+            return [self.unpack(v, depth + 1) for v in node]
+        if not isinstance(node, dict) or len(node) == 0:
+            raise ProtocolError("malformed value")
+        if "$t" in node:
+            return self.tensor(node)
+        if "$nd" in node:
+            return self.tensor(node["$nd"]).numpy() if isinstance(node["$nd"], dict) else _bad()
+        if "$h" in node:
+            if type(node["$h"]) is not int:
+                raise ProtocolError("malformed handle")
+            return self.from_handle(node["$h"])
+        if "$tuple" in node and isinstance(node["$tuple"], list):
+            return tuple(self.unpack(v, depth + 1) for v in node["$tuple"])
+        if "$d" in node and isinstance(node["$d"], list):
+            result = {}
+            for pair in node["$d"]:
+                if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int))):
+                    raise ProtocolError("malformed dict")
+                result[pair[0]] = self.unpack(pair[1], depth + 1)
+            return result
+        if "$bytes" in node:
+            return bytes(self.buffer(node["$bytes"]))
+        if "$complex" in node and isinstance(node["$complex"], list) and len(node["$complex"]) == 2:
+            return complex(*(self._number(v) for v in node["$complex"]))
+        if "$float" in node:
+            return self._number(node)
+        if "$bigint" in node and isinstance(node["$bigint"], str) and len(node["$bigint"]) < 5000:
+            return int(node["$bigint"])
+        if "$str" in node and isinstance(node["$str"], str):
+            return node["$str"]
+        raise ProtocolError("unknown value kind")
+
+    def _number(self, node: Any) -> float:
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            return float(node)
+        if isinstance(node, dict) and node.get("$float") in ("nan", "inf", "-inf"):
+            return float(node["$float"])
+        raise ProtocolError("malformed number")
+
+
+def _bad() -> Any:
+    raise ProtocolError("malformed value")
+
+
+def unpack(frame_header: bytes, body: bytearray, from_handle: Callable[[int], Any]) -> Any:
+    _, header_size = FRAME.unpack(frame_header)
+    view = memoryview(body)
+    if header_size > len(body):
+        raise ProtocolError("header larger than the message")
+    try:
+        header = json.loads(bytes(view[:header_size]))
+    except (ValueError, RecursionError):
+        raise ProtocolError("message header is not valid JSON") from None
+    if not isinstance(header, dict) or not isinstance(header.get("b"), list):
+        raise ProtocolError("malformed message")
+    try:
+        return _Unpacker(view[header_size:], header["b"], from_handle).unpack(header.get("v"))
+    except RecursionError:
+        raise ProtocolError("message nested too deeply") from None
+
+
+def send(fd: int, value: Any, to_handle: Callable[[Any], int] | None = None,
+         check_opaque: Callable[[Opaque], None] | None = None) -> None:
+    chunks = pack(value, to_handle, check_opaque)
+    while chunks:
+        written = os.writev(fd, chunks[:512])
+        while written and chunks:
+            if written >= chunks[0].nbytes:
+                written -= chunks[0].nbytes
+                chunks.pop(0)
+            else:
+                chunks[0] = chunks[0][written:]
+                written = 0
+
+
+def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytearray:
+    """Read ``size`` bytes, giving up at ``deadline`` (time.monotonic()) so a stalled peer cannot block us."""
+    data = bytearray(size)
+    view = memoryview(data)
+    got = 0
+    while got < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise ChannelTimeout()
+        count = os.readv(fd, [view[got:]])
+        if count == 0:
+            raise EOFError("peer closed the channel")
+        got += count
+    return data
+
+
+def receive(fd: int, from_handle: Callable[[int], Any], max_bytes: int = DEFAULT_MAX_BYTES,
+            deadline: float | None = None) -> Any:
+    frame = bytes(read_exactly(fd, FRAME.size, deadline))
+    size, _ = FRAME.unpack(frame)
+    if size > max_bytes:
+        raise ProtocolError(f"a message of {size:,} bytes is over the {max_bytes:,}-byte limit")
+    return unpack(frame, read_exactly(fd, size, deadline), from_handle)

@@ -1,0 +1,372 @@
+"""Runner side of the process split: the ``submission`` fixture as a proxy to the untrusted worker.
+
+``submission.execution_modes`` asks the worker to import the module and returns a :class:`RemoteObject`;
+attribute access, calls, indexing and iteration on it are requests to the worker. Tensors, arrays, numbers,
+strings and containers come back by value; everything else stays in the worker behind a handle. A worker that
+crashes, exits, times out or breaks the protocol is killed, the call raises :class:`WorkerLost` with the
+reason in words, and the next call starts a fresh worker, so only the tests that were using it fail.
+An exception raised by the student's code comes back as :class:`StudentException`, which also derives from
+the matching built-in exception type so ``pytest.raises(ValueError)`` keeps working.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from autograder.isolation import codec
+from autograder.loading import StudentCodeError
+
+START_TIMEOUT_S = 120.0
+OUTPUT_CAP = 1_000_000
+
+
+class WorkerLost(StudentCodeError):
+    """The worker process ended or was stopped; the message says why, for the student."""
+
+
+class StudentException(Exception):
+    """An exception raised inside the student's code, carried back from the worker."""
+
+    def __init__(self, type_name: str, message: str, frames: list[str]) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name, self.remote_message, self.frames = type_name, message, frames
+
+
+_EXCEPTION_CLASSES: dict[tuple[str, str], type] = {}
+
+
+def student_exception(error: dict[str, Any]) -> BaseException:
+    """Rebuild a worker-side error as an exception the test can catch by its built-in base type."""
+    if error.get("kind") == "load":
+        return StudentCodeError(error.get("message", ""))
+    type_name = str(error.get("type", "Exception"))
+    base = next((getattr(builtins, b) for b in error.get("builtin_bases", [])
+                 if isinstance(getattr(builtins, b, None), type) and issubclass(getattr(builtins, b), Exception)
+                 and b not in ("BaseException",)), Exception)
+    key = (type_name, base.__name__)
+    if key not in _EXCEPTION_CLASSES:
+        _EXCEPTION_CLASSES[key] = type(type_name, (StudentException, base), {"__module__": "student"})
+    cls = _EXCEPTION_CLASSES[key]
+    exc = cls.__new__(cls)
+    StudentException.__init__(exc, type_name, str(error.get("message", "")), list(error.get("frames", [])))
+    return exc
+
+
+@dataclass
+class WorkerSettings:
+    """How to start a worker: the interpreter, where the framework copy and submission live, the jail."""
+
+    python: str
+    worker_root: Path          # world-readable: lib/ (framework copy) and one work-N/ folder per worker
+    submission: Path           # pristine copy of the submission, readable by the runner only
+    jail: dict[str, Any] = field(default_factory=dict)
+    max_message_bytes: int = codec.DEFAULT_MAX_BYTES
+
+
+class Worker:
+    """One worker process and its channel."""
+
+    def __init__(self, settings: WorkerSettings, number: int) -> None:
+        self.settings = settings
+        self.number = number
+        self.output = bytearray()
+        self.output_dropped = 0
+        self._lock = threading.Lock()
+        workdir = settings.worker_root / f"work-{number}"
+        shutil.copytree(settings.submission, workdir)
+        uid, gid = settings.jail.get("uid"), settings.jail.get("gid")
+        if uid is not None and os.geteuid() == 0:
+            for path in [workdir, *workdir.rglob("*")]:
+                os.chown(path, uid, gid)
+        os.chmod(workdir, 0o700)
+        req_read, self._requests = os.pipe()
+        self._replies, reply_write = os.pipe()
+        for fd in (self._requests, reply_write):
+            _widen_pipe(fd)
+        out_read, out_write = os.pipe()
+        env = {"PYTHONPATH": str(settings.worker_root / "lib"), "PATH": "/usr/bin:/bin",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+        command = [settings.python, "-m", "autograder.isolation.worker", "--requests", str(req_read),
+                   "--replies", str(reply_write), "--workdir", str(workdir), "--jail", json.dumps(settings.jail)]
+        self.process = subprocess.Popen(command, cwd=settings.worker_root / "lib", env=env, stdin=subprocess.DEVNULL,
+                                        stdout=out_write, stderr=out_write, pass_fds=(req_read, reply_write),
+                                        start_new_session=True)
+        for fd in (req_read, reply_write, out_write):
+            os.close(fd)
+        self._drain = threading.Thread(target=self._collect_output, args=(out_read,), daemon=True)
+        self._drain.start()
+        self.report: dict[str, Any] = {}
+        self.dead_reason: str | None = None
+
+    def _collect_output(self, fd: int) -> None:
+        """Keep the student's prints (capped) without ever letting a full pipe block the worker."""
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            while chunk := stream.read(65536):
+                with self._lock:
+                    room = OUTPUT_CAP - len(self.output)
+                    self.output += chunk[:max(room, 0)]
+                    self.output_dropped += max(len(chunk) - max(room, 0), 0)
+
+    def take_output(self) -> str:
+        with self._lock:
+            text = self.output.decode("utf-8", "replace")
+            if self.output_dropped:
+                text += f"\n… [{self.output_dropped:,} more bytes of output dropped]"
+            self.output.clear()
+            self.output_dropped = 0
+        return text
+
+    def wait_ready(self, deadline: float) -> None:
+        hello = self._receive(deadline, _no_handles)
+        if not isinstance(hello, dict) or not hello.get("ready"):
+            self._lose("Your code's process did not start correctly")
+        self.report = {k: v for k, v in hello.items() if k != "ready"}
+
+    def alive(self) -> bool:
+        return self.dead_reason is None and self.process.poll() is None
+
+    def request(self, op: str, deadline: float, release: list[int], from_handle: Callable[[int], Any],
+                **args: Any) -> Any:
+        """Send one request; decode the reply (handles via ``from_handle``) or raise what the worker raised."""
+        if not self.alive():
+            raise WorkerLost(self.dead_reason or "Your code's process is no longer running")
+        try:
+            codec.send(self._requests, {"op": op, "args": args, "release": release}, None, self._check_generation)
+        except (BrokenPipeError, OSError):
+            self._lose(self._exit_reason())
+        reply = self._receive(deadline, from_handle)
+        if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
+            self._lose("Your code's process sent the grader something it does not accept")
+        if "error" in reply:
+            raise student_exception(reply["error"] if isinstance(reply["error"], dict) else {})
+        return reply["ok"]
+
+    def _check_generation(self, value: codec.Opaque) -> None:
+        if getattr(value, "_ag_generation", self.number) != self.number:
+            raise WorkerLost("This object came from an earlier run of your code that has since stopped "
+                             "(an earlier crash or time-out); the test cannot use it")
+
+    def _receive(self, deadline: float, from_handle: Callable[[int], Any]) -> Any:
+        try:
+            return codec.receive(self._replies, from_handle, self.settings.max_message_bytes, deadline)
+        except codec.ChannelTimeout:
+            self._lose("Your code did not finish within this test's time limit; look for an infinite loop or "
+                       "very slow code in the function the test called", timeout=True)
+        except EOFError:
+            self._lose(self._exit_reason())
+        except codec.ProtocolError as exc:
+            self._lose(f"Your code returned something the grader refuses to accept: {exc}")
+
+    def _exit_reason(self) -> str:
+        from autograder.supervisor import describe_exit
+
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "Your code's process stopped answering"
+        return "Your code's process stopped: " + describe_exit(code).replace("the process", "it")
+
+    def _lose(self, reason: str, timeout: bool = False) -> None:
+        self.kill()
+        self.dead_reason = reason
+        raise WorkerLost(reason)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        for fd in (self._requests, self._replies):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._requests = self._replies = -1
+
+
+def _widen_pipe(fd: int) -> None:
+    """Ask for a 1 MiB pipe buffer (Linux default 64 KiB): a 1 MB tensor then crosses in one or two writes."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass
+
+
+def _no_handles(number: int) -> Any:
+    raise codec.ProtocolError("unexpected handle")
+
+
+class WorkerPool:
+    """The runner's current worker: started ahead of need, replaced after it is lost."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.generation = 0
+        self.current: Worker | None = None
+        self.deadline: float | None = None  # set per test by the plugin; None: each request gets outside_test_s
+        self.outside_test_s = 60.0
+        self.released: list[int] = []
+        self.reports: list[dict[str, Any]] = []
+        self.lost: list[str] = []
+
+    def start(self) -> Worker:
+        self.generation += 1
+        self.current = Worker(self.settings, self.generation)
+        return self.current
+
+    def worker(self) -> Worker:
+        if self.current is None or not self.current.alive():
+            self.start()
+        worker = self.current
+        assert worker is not None
+        if not worker.report:
+            started = time.monotonic()
+            worker.wait_ready(started + START_TIMEOUT_S)
+            if self.deadline is not None:  # starting a worker does not eat into the test's time
+                self.deadline += time.monotonic() - started
+            self.reports.append(worker.report)
+        return worker
+
+    def request(self, op: str, **args: Any) -> Any:
+        worker = self.worker()
+        release, self.released = self.released, []
+        try:
+            deadline = self.deadline if self.deadline is not None else time.monotonic() + self.outside_test_s
+            return worker.request(op, deadline, release,
+                                  lambda number: RemoteObject(self, number, worker.number), **args)
+        except WorkerLost as exc:
+            self.lost.append(str(exc))
+            raise
+
+    def release(self, handle: int, generation: int) -> None:
+        """Called when a RemoteObject is garbage-collected: the worker may drop it with the next request."""
+        if self.current is not None and self.current.number == generation:
+            self.released.append(handle)
+
+    def take_output(self) -> str:
+        return self.current.take_output() if self.current is not None else ""
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.kill()
+
+
+class RemoteObject(codec.Opaque):
+    """An object living in the worker. Everything done to it is a request; see the module docstring."""
+
+    __slots__ = ("_ag_pool", "_ag_handle", "_ag_generation")
+
+    def __init__(self, pool: WorkerPool, handle: int, generation: int) -> None:
+        object.__setattr__(self, "_ag_pool", pool)
+        object.__setattr__(self, "_ag_handle", handle)
+        object.__setattr__(self, "_ag_generation", generation)
+        weakref.finalize(self, pool.release, handle, generation)
+
+    def _ag(self, op: str, **args: Any) -> Any:
+        return self._ag_pool.request(op, target=self, **args)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._ag("getattr", name=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._ag("setattr", name=name, value=value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ag("call", args=list(args), kwargs=kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ag("getitem", key=key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._ag("setitem", key=key, value=value)
+
+    def __len__(self) -> int:
+        return int(self._ag("len"))
+
+    def __iter__(self) -> Any:
+        return iter(self._ag("iter"))
+
+    def __contains__(self, item: Any) -> bool:
+        return bool(self._ag("contains", item=item))
+
+    def __bool__(self) -> bool:
+        return bool(self._ag("bool"))
+
+    def __repr__(self) -> str:
+        try:
+            return str(self._ag("repr"))
+        except Exception:
+            return "<object in the student's process>"
+
+
+class RemoteSubmission:
+    """The ``submission`` fixture in isolated mode: ``submission.module`` is that module, in the worker."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self._pool = pool
+        self._modules: dict[tuple[int, str], RemoteObject] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        worker = self._pool.worker()
+        key = (worker.number, name)
+        if key not in self._modules:
+            self._modules[key] = self._pool.request("import", module=name)
+        return self._modules[key]
+
+    def __repr__(self) -> str:
+        return "<the student's submission, in its own process>"
+
+
+class SubmissionModuleFinder:
+    """Lets test files written for gradescope-utils keep ``from toy import add`` at the top: in the runner,
+    the student's module names resolve to stand-ins whose attributes live in the worker."""
+
+    def __init__(self, modules: list[str], view: RemoteSubmission) -> None:
+        self.modules = set(modules)
+        self.view = view
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in self.modules:
+            return None
+        import importlib.util
+
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> Any:
+        import types
+
+        module = types.ModuleType(spec.name, f"{spec.name}: the student's module, running in its own process")
+        view, name = self.view, spec.name
+
+        def __getattr__(attribute: str) -> Any:
+            if attribute.startswith("__"):
+                raise AttributeError(attribute)
+            return getattr(getattr(view, name), attribute)
+
+        module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+        return module
+
+    def exec_module(self, module: Any) -> None:
+        getattr(self.view, module.__name__)  # import it in the worker now, so import errors surface here

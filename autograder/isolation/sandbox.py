@@ -1,0 +1,159 @@
+"""Parent-side preparation and clean-up of the worker sandbox.
+
+- :func:`grading_account` finds (and when root, creates) the unprivileged user that runs student code;
+- :func:`prepare_worker_root` makes the world-readable folder workers start in: a copy of the framework (the
+  course source folder holding hidden tests and the reference stays unreadable to that user);
+- :func:`kill_user_processes` ends every process of that user, daemonised ones included, before results.json
+  is written, so nothing of the student's can rewrite it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import autograder
+
+STUDENT_USER = "autograder-student"
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def grading_account(name: str = STUDENT_USER, create: bool = True) -> Account | None:
+    """The unprivileged account for student code, or None when we are not root (a student's laptop)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        if not create:
+            return None
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", "--user-group", name], check=True, capture_output=True)
+        entry = pwd.getpwnam(name)
+    if entry.pw_uid == 0:
+        raise RuntimeError(f"user {name} has uid 0; it must be unprivileged")
+    return Account(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+def interpreter_folders(python: str) -> list[Path]:
+    """Every folder the grading account must be able to pass through to run ``python`` and its packages."""
+    import sysconfig
+
+    result = subprocess.run([python, "-c", "import sys, sysconfig, numpy, torch; print(sys.base_prefix); "
+                             "print(sys.prefix); print(sysconfig.get_paths()['purelib']); print(sysconfig.get_paths()['stdlib'])"],
+                            capture_output=True, text=True, check=True)
+    folders: set[Path] = set()
+    for line in result.stdout.split():
+        path = Path(line).resolve()
+        folders.update([path, *path.parents])
+    folders.update(Path(python).resolve().parents)
+    return sorted(folders)
+
+
+def make_interpreter_reachable(python: str) -> list[Path]:
+    """Add the traverse bit (o+x, never read) to folders that hide the interpreter from other users.
+
+    Gradescope's /usr/bin/python3 needs nothing; a development machine whose Python lives under /root (mode
+    700) does. Returns the folders changed. Only as root, and only what is needed.
+    """
+    changed = []
+    for folder in interpreter_folders(python):
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(folder, mode | 0o001)
+            changed.append(folder)
+    return changed
+
+
+def account_can_run(python: str, account: Account) -> str | None:
+    """None if the account can start ``python`` and import numpy (a quick probe: ~0.1 s); else why not."""
+    probe = subprocess.run([python, "-c", "import datetime, numpy"], user=account.uid, group=account.gid,
+                           extra_groups=[], capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    if probe.returncode == 0:
+        return None
+    last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+    return (f"the grading account {account.name} cannot run {python} ({last}); as root run "
+            f"`{python} -m autograder sandbox-setup` once, or install Python where every user can read it")
+
+
+def prepare_worker_root() -> Path:
+    """A fresh world-readable folder with ``lib/autograder``, the framework code workers import."""
+    root = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
+    os.chmod(root, 0o755)
+    package = Path(autograder.__file__).resolve().parent
+    shutil.copytree(package, root / "lib" / "autograder", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in [root / "lib", *(root / "lib").rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return root
+
+
+class AccountLock:
+    """Holds the grading account for one run: a second grading run as root waits instead of sharing the
+    account (the clean-up at the end of a run kills every process of the account, its workers included)."""
+
+    def __init__(self, account: Account) -> None:
+        self.path = Path(tempfile.gettempdir()) / f"{account.name}.lock"
+
+    def __enter__(self) -> "AccountLock":
+        import fcntl
+
+        self._file = self.path.open("a")
+        os.chmod(self.path, 0o600)
+        fcntl.flock(self._file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()  # closing releases the lock
+
+
+def user_processes(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
+                for line in status:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            pids.append(int(entry))
+                        break
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return pids
+
+
+def kill_user_processes(uid: int, attempts: int = 50) -> int:
+    """SIGKILL every process of ``uid`` until none is left (a fork bomb needs several rounds); return the count."""
+    if uid == 0 or uid == os.geteuid():
+        raise ValueError("refusing to kill the grader's own user")
+    killed = 0
+    for _ in range(attempts):
+        pids = user_processes(uid)
+        if not pids:
+            return killed
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+    return killed
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,156 @@
+"""The untrusted worker: the only process that imports and runs student code.
+
+Started by the runner (``python -m autograder.isolation.worker``) with two pipe ends for requests and replies.
+When started as root it first locks itself down (see :mod:`autograder.isolation.jail`): new network namespace,
+rlimits, no extra file descriptors, the unprivileged grading user. Then it imports torch and numpy (so the
+student's ``import torch`` gets the real, already-loaded module), moves into its copy of the submission and
+serves requests: import a module, get or set an attribute, call, index, iterate. Results go back by value when
+they can (:mod:`autograder.isolation.codec`) and as handles otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+
+class Server:
+    """Holds the objects the runner refers to by handle and answers one request at a time."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.objects: dict[int, Any] = {}
+        self.next_handle = 1
+
+    def to_handle(self, value: Any) -> int:
+        number = self.next_handle
+        self.next_handle += 1
+        self.objects[number] = value
+        return number
+
+    def from_handle(self, number: int) -> Any:
+        if number not in self.objects:
+            raise LookupError(f"unknown handle {number}")
+        return self.objects[number]
+
+    def handle(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            return {"error": {"type": "ProtocolError", "message": "malformed request", "frames": [], "kind": "grader"}}
+        for number in request.get("release", []):
+            self.objects.pop(number, None)
+        op = request.get("op")
+        operation: Callable[..., Any] | None = getattr(self, f"op_{op}", None)
+        if operation is None:
+            return {"error": {"type": "ProtocolError", "message": f"unknown operation {op!r}", "frames": [], "kind": "grader"}}
+        try:
+            return {"ok": operation(**request.get("args", {}))}
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # student code may raise anything, SystemExit included
+            return {"error": self.describe(exc)}
+
+    def describe(self, exc: BaseException) -> dict[str, Any]:
+        from autograder.loading import StudentCodeError, student_frames
+
+        if isinstance(exc, StudentCodeError):
+            return {"type": "StudentCodeError", "message": str(exc), "frames": [], "kind": "load"}
+        if isinstance(exc, SystemExit):
+            message = f"your code called sys.exit({exc.code!r}) (or exit()); return a value or raise an exception instead"
+        else:
+            try:
+                message = str(exc)
+            except Exception:  # a hostile __str__
+                message = "(the exception's message could not be read)"
+        bases = [cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "builtins"]
+        return {"type": type(exc).__name__, "builtin_bases": bases, "message": message[:4000],
+                "frames": student_frames(exc, self.workdir)[-20:], "kind": "student"}
+
+    # ------------------------------------------------------------ operations
+    def op_ping(self) -> str:
+        return "pong"
+
+    def op_import(self, module: str) -> Any:
+        from autograder.loading import PackageView
+
+        return getattr(PackageView(self.workdir, label="submission"), module)
+
+    def op_getattr(self, target: Any, name: str) -> Any:
+        return getattr(target, name)
+
+    def op_setattr(self, target: Any, name: str, value: Any) -> None:
+        setattr(target, name, value)
+
+    def op_call(self, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return target(*args, **kwargs)
+
+    def op_getitem(self, target: Any, key: Any) -> Any:
+        return target[key]
+
+    def op_setitem(self, target: Any, key: Any, value: Any) -> None:
+        target[key] = value
+
+    def op_len(self, target: Any) -> int:
+        return len(target)
+
+    def op_iter(self, target: Any) -> list[Any]:
+        return list(target)
+
+    def op_contains(self, target: Any, item: Any) -> bool:
+        return item in target
+
+    def op_repr(self, target: Any) -> str:
+        return repr(target)[:2000]
+
+    def op_bool(self, target: Any) -> bool:
+        return bool(target)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--replies", type=int, required=True)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--jail", default="{}", help="JSON sandbox settings (see jail.py)")
+    options = parser.parse_args(argv)
+
+    from autograder.isolation import jail
+
+    report = jail.lock_down(json.loads(options.jail), keep_fds=(0, 1, 2, options.requests, options.replies))
+
+    import numpy  # noqa: F401  - loaded before student code so `import numpy` there is the real one
+    import torch  # noqa: F401
+
+    from autograder.isolation import codec
+
+    os.chdir(options.workdir)
+    sys.path.insert(0, str(options.workdir))
+    sys.dont_write_bytecode = True
+    server = Server(options.workdir.resolve())
+    codec.send(options.replies, {"ready": True, "pid": os.getpid(), **report})
+    while True:
+        try:
+            request = codec.receive(options.requests, server.from_handle)
+        except EOFError:
+            return
+        except Exception:
+            traceback.print_exc()
+            os._exit(3)
+        reply = server.handle(request)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            codec.send(options.replies, reply, server.to_handle)
+        except codec.ProtocolError as exc:  # e.g. a result of a dtype that cannot travel
+            codec.send(options.replies, {"error": {"type": "ValueError", "builtin_bases": ["ValueError"],
+                                                   "message": f"the value your code returned cannot be graded: {exc}",
+                                                   "frames": [], "kind": "student"}})
+
+
+if __name__ == "__main__":
+    main()
