@@ -222,6 +222,21 @@ def sandbox_setup() -> None:
     console.print(f"[green]ok[/] account {account.name} (uid {account.uid}) can run {sys.executable}")
 
 
+def _protect_grader_folders(root: Path) -> None:
+    """Hidden tests, the reference and the results folder: root's alone (Gradescope's own advice).
+
+    Student code runs as another user, so it can neither read the tests nor write results.json.
+    """
+    import os
+
+    if os.geteuid() != 0:
+        return
+    for folder in (root / "source", root / "results"):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chown(folder, 0, 0)
+        os.chmod(folder, 0o700)
+
+
 @main.command(hidden=True)
 @click.argument("slug")
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"), show_default=True)
@@ -231,6 +246,7 @@ def gradescope(slug: str, root: Path) -> None:
 
     results_path = root / "results" / "results.json"
     try:
+        _protect_grader_folders(root)
         layout = CourseLayout(root / "source")
         spec = load_spec(layout, slug)
         from autograder.grading import grade as run_grade
