@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 A1 := a1_execution_modes
 SLUGS := $(notdir $(patsubst %/,%,$(dir $(wildcard assignments/*/assignment.toml))))
 
-.PHONY: help venv grade test verify starters zips clean
+.PHONY: help venv grade test bench verify starters zips clean
 
 help:
 	@echo "make grade     grade the bundled a1 reference and starter, print both summaries"
@@ -14,11 +14,13 @@ help:
 	@echo "make verify    reference = full marks, starter = 0, same tests, for every assignment"
 	@echo "make starters  regenerate starter/ from the reference solution blocks"
 	@echo "make zips      build dist/<slug>/autograder.zip and starter.zip for every assignment"
+	@echo "make bench     measure what isolation costs (ratios against a baseline measured in the same run)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m autograder sandbox-setup
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -29,6 +31,9 @@ grade: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+bench: venv
+	$(PY) bench/isolation.py
 
 verify: venv
 	@for slug in $(SLUGS); do $(PY) -m autograder verify $$slug || exit 1; done

@@ -6,8 +6,9 @@ framework source ``autograder/**``, and ``assignments/<slug>/**`` and ``referenc
 course repository, so the unpacked ``/autograder/source`` is itself a course root.
 
 ``dist/<slug>/starter.zip`` holds ``<slug>/``: the generated starter code, the public tests (and
-``tests/conftest.py``) and the handout. Before anything is written a leak check refuses hidden tests, solution
-markers, reference files and solution lines (:func:`check_starter_leaks`).
+``tests/conftest.py``), the handout and ``assignment.toml`` (which ``autograder check`` reads there). Before
+anything is written a leak check refuses hidden tests, solution markers, reference files and solution lines
+(:func:`check_starter_leaks`).
 
 Both zips are deterministic (:func:`deterministic_zip`): the same inputs give the same bytes. Every function
 returns paths or listings; printing is the CLI's job. The spec is re-read from disk before building, because the
@@ -48,6 +49,7 @@ REFERENCE_ONLY = "# REFERENCE ONLY"  # first line of a reference file the starte
 RAW_MARKERS = (re.compile(rb"BEGIN\s+SOLUTION"), re.compile(rb"END\s+SOLUTION"))
 DOCSTRING_START = re.compile(r"^[rRbBuUfF]{0,2}(\"\"\"|''')")
 SUBSTANTIAL_CHARS = 25
+LEAK_OK = "# leak-ok"  # a shipped line carrying this comment may repeat a solution line (a deliberate choice)
 TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 
 Files = Mapping[str, "Path | bytes"]
@@ -231,6 +233,8 @@ def starter_zip_files(layout: CourseLayout, spec: AssignmentSpec) -> dict[str, P
     handout = (spec.handout.resolve().relative_to(spec.assignment_dir.resolve()).as_posix()
                if _inside(spec.handout, spec.assignment_dir) else spec.handout.name)
     _add(files, {f"{slug}/{handout}": spec.handout}, label)
+    # `autograder check` in the unzipped folder reads it (load_student_spec): public tests only, no reference.
+    _add(files, {f"{slug}/assignment.toml": spec.spec_path}, label)
     check_starter_leaks(layout, spec, files)
     return files
 
@@ -333,7 +337,8 @@ def check_starter_leaks(layout: CourseLayout, spec: AssignmentSpec, files: Files
     Refused: a file from a non-public test folder or from the reference; a file with the name or the bytes of
     a hidden test; a file byte-identical to a reference file that holds solution blocks; a ``BEGIN SOLUTION`` /
     ``END SOLUTION`` marker; any line (stripped, 25+ characters, not a comment or docstring) of a reference
-    solution block, unless the reference also has it outside its blocks or as a ``# STARTER:`` line.
+    solution block, unless the reference also has it outside its blocks or as a ``# STARTER:`` line. A shipped
+    line matches with or without its trailing comment; one that carries ``# leak-ok`` is shipped on purpose.
     """
     root, slug = layout.root, spec.slug
     secrets = _Secrets(spec)
@@ -368,8 +373,31 @@ def check_starter_leaks(layout: CourseLayout, spec: AssignmentSpec, files: Files
         if text is None or not secrets.lines:
             continue
         for number, line in enumerate(text.splitlines(), start=1):
-            hit = secrets.lines.get(line.strip())
+            stripped = line.strip()
+            if LEAK_OK in stripped:
+                continue
+            hit = secrets.lines.get(stripped) or secrets.lines.get(_without_comment(stripped))
             if hit is not None:
-                shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:59] + "…"
+                shown = stripped if len(stripped) <= 60 else stripped[:59] + "…"
                 raise LeakError(f"{where} line {number} repeats solution code from {_relative(hit[0], root)} line {hit[1]} "
-                                f"({shown!r}); remove it or {regenerate}")
+                                f"({shown!r}); remove or reword it, or {regenerate} (if it is meant to ship, end the "
+                                f"line with `{LEAK_OK}`)")
+
+
+def _without_comment(line: str) -> str:
+    """``line`` without a trailing ``# comment`` (a ``#`` inside a string literal is kept), stripped."""
+    quote: str | None = None
+    escaped = False
+    for index, char in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            return line[:index].rstrip()
+    return line

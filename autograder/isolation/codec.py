@@ -158,7 +158,8 @@ class _Unpacker:
         itemsize = torch.empty((), dtype=dtype).element_size()
         if numel * itemsize != data.nbytes:
             raise ProtocolError(f"a tensor of shape {shape} claims {numel * itemsize:,} bytes but carries {data.nbytes:,}")
-        tensor = torch.frombuffer(bytearray(data), dtype=dtype) if numel else torch.empty(0, dtype=dtype)
+        # The body is a fresh bytearray owned by this message, so the tensor can use it without a copy.
+        tensor = torch.frombuffer(data, dtype=dtype) if numel else torch.empty(0, dtype=dtype)
         tensor = tensor.reshape(shape)
         device = node.get("device", "cpu")
         if device != "cpu" and isinstance(device, str):

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -83,8 +84,8 @@ class Worker:
         self.output = bytearray()
         self.output_dropped = 0
         self._lock = threading.Lock()
-        workdir = settings.worker_root / f"work-{number}"
-        shutil.copytree(settings.submission, workdir)
+        workdir = Path(tempfile.mkdtemp(prefix=f"work-{number}-", dir=settings.worker_root))
+        shutil.copytree(settings.submission, workdir, dirs_exist_ok=True)
         uid, gid = settings.jail.get("uid"), settings.jail.get("gid")
         if uid is not None and os.geteuid() == 0:
             for path in [workdir, *workdir.rglob("*")]:

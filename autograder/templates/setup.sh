@@ -31,6 +31,15 @@ PIP_VERSION="${AUTOGRADER_PIP-25.3}"
 export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 is_root() { [ "$(id -u)" = "0" ]; }
+# Remove what is at $VENV only if it is a venv (has pyvenv.cfg) or an empty folder: never anything else.
+clear_venv() {
+    if [ -f "$VENV/pyvenv.cfg" ]; then
+        rm -rf "$VENV"
+    elif [ -e "$VENV" ] && ! rmdir "$VENV" 2>/dev/null; then
+        say "error: $VENV exists and is not a venv; remove it or point AUTOGRADER_VENV elsewhere"
+        exit 1
+    fi
+}
 python_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; }
 
 [ -f "$REQUIREMENTS" ] || { say "error: $REQUIREMENTS is missing; rebuild the zip with \`autograder build\`"; exit 1; }
@@ -50,17 +59,18 @@ PYTHON="$(command -v "$PYTHON")"
 say "interpreter: $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
 
 # ------------------------------------------------------------------ 2. the venv
-if [ -x "$VENV/bin/python" ] && python_ok "$VENV/bin/python"; then
+if [ -x "$VENV/bin/python" ] && python_ok "$VENV/bin/python" && "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
     say "reusing the venv at $VENV"
 else
     say "creating a venv at $VENV"
+    clear_venv  # a half-made venv (e.g. created without ensurepip) is not reused
     if ! "$PYTHON" -m venv "$VENV"; then
         # Ubuntu splits venv/ensurepip into pythonX.Y-venv; Gradescope's base image may lack it.
         version="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
         if is_root && command -v apt-get >/dev/null 2>&1; then
             say "venv failed: installing python${version}-venv with apt-get, then retrying"
             DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "python${version}-venv"
-            rm -rf "$VENV"
+            clear_venv
             "$PYTHON" -m venv "$VENV"
         else
             say "error: '$PYTHON -m venv' failed; install python${version}-venv"
@@ -91,10 +101,11 @@ fi
 say "requirements: installing $REQUIREMENTS"
 "$VPY" -m pip install -r "$REQUIREMENTS"
 
-# ------------------------------------------------------------------ 4. grading user (later issue)
-# >>> GRADING USER: create the unprivileged user that runs student code here (adduser --disabled-password
-# >>> --gecos "" student), and make /autograder/source and /autograder/results unreadable to it (chmod o=).
-# >>> Not done yet: the runner does not switch users so far.
+# ------------------------------------------------------------------ 4. grading user
+# Student code runs as this unprivileged account (created here when root), never as root; the runner makes
+# /autograder/source and /autograder/results readable by root alone before each grading.
+say "grading account: creating it and checking it can run $VPY"
+PYTHONPATH="$HERE" "$VPY" -m autograder sandbox-setup
 
 # ------------------------------------------------------------------ 5. check
 say "check: importing the grader's dependencies with $VPY"
