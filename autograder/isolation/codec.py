@@ -66,7 +66,17 @@ class _Packer:
             raise ProtocolError(f"tensors of dtype {tensor.dtype} cannot be sent")
         node = {"$t": 0, "dtype": dtype, "shape": list(tensor.shape), "device": str(tensor.device),
                 "requires_grad": bool(value.requires_grad), "inference": bool(value.is_inference())}
-        flat = tensor.cpu().contiguous().reshape(-1)
+        tensor = tensor.cpu()
+        flat = tensor.reshape(-1) if tensor.is_contiguous() else None
+        if flat is None and tensor.numel() and all(n >= 0 for n in tensor.stride()):
+            # Keep the layout (a transposed or strided view stays one): send the storage span it covers.
+            span = 1 + sum((n - 1) * st for n, st in zip(tensor.shape, tensor.stride()))
+            if span <= 4 * tensor.numel() + 64:
+                flat = torch.as_strided(tensor, (span,), (1,), tensor.storage_offset())
+                node["stride"] = list(tensor.stride())
+        if flat is None:
+            flat = tensor.contiguous().reshape(-1)
+        flat = flat.contiguous()
         raw = flat.view(torch.uint8) if flat.numel() and flat.dtype != torch.uint8 else flat
         if value.is_inference():
             raw = raw.clone()  # numpy() refuses inference tensors
@@ -156,11 +166,19 @@ class _Unpacker:
         data = self.buffer(node.get("$t"))
         numel = math.prod(shape)
         itemsize = torch.empty((), dtype=dtype).element_size()
-        if numel * itemsize != data.nbytes:
+        stride = node.get("stride")
+        if stride is not None:  # a strided view: the buffer is the storage span it covers
+            if not (isinstance(stride, list) and len(stride) == len(shape) and numel > 0
+                    and all(type(n) is int and n >= 0 for n in stride)):
+                raise ProtocolError("malformed tensor strides")
+            span = 1 + sum((n - 1) * st for n, st in zip(shape, stride))
+            if span * itemsize != data.nbytes or span > 4 * numel + 64:
+                raise ProtocolError(f"a strided tensor of shape {shape} does not match the {data.nbytes:,} bytes it carries")
+        elif numel * itemsize != data.nbytes:
             raise ProtocolError(f"a tensor of shape {shape} claims {numel * itemsize:,} bytes but carries {data.nbytes:,}")
         # The body is a fresh bytearray owned by this message, so the tensor can use it without a copy.
-        tensor = torch.frombuffer(data, dtype=dtype) if numel else torch.empty(0, dtype=dtype)
-        tensor = tensor.reshape(shape)
+        tensor = torch.frombuffer(data, dtype=dtype) if data.nbytes else torch.empty(0, dtype=dtype)
+        tensor = tensor.as_strided(shape, stride) if stride is not None else tensor.reshape(shape)
         device = node.get("device", "cpu")
         if device != "cpu" and isinstance(device, str):
             try:

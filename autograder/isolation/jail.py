@@ -99,6 +99,7 @@ def lock_down(settings: dict[str, Any], keep_fds: tuple[int, ...]) -> dict[str, 
     framework = os.environ.get("PYTHONPATH", "")
     os.environ.clear()
     os.environ.update(SAFE_ENVIRONMENT)
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "131072"  # already in effect; kept for child processes
     if framework:
         os.environ["PYTHONPATH"] = framework
     return report

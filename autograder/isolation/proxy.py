@@ -96,8 +96,10 @@ class Worker:
         for fd in (self._requests, reply_write):
             _widen_pipe(fd)
         out_read, out_write = os.pipe()
+        # A fixed mmap threshold makes every large tensor its own mapping, returned on free: the process's
+        # peak RSS then tracks what its code kept alive, not what malloc happened to cache earlier.
         env = {"PYTHONPATH": str(settings.worker_root / "lib"), "PATH": "/usr/bin:/bin",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}
         command = [settings.python, "-m", "autograder.isolation.worker", "--requests", str(req_read),
                    "--replies", str(reply_write), "--workdir", str(workdir), "--jail", json.dumps(settings.jail)]
         self.process = subprocess.Popen(command, cwd=settings.worker_root / "lib", env=env, stdin=subprocess.DEVNULL,
