@@ -141,6 +141,42 @@ def verify(slug: str, seed: int | None) -> None:
 
 @main.command()
 @click.argument("slug")
+@click.option("--runs", type=int, default=30, show_default=True, help="Reference-vs-reference checks per threshold.")
+@_fail_cleanly
+def calibrate(slug: str, runs: int) -> None:
+    """Measure the reference against itself and propose time thresholds that a correct solution passes."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from autograder.perf.calibrate import calibrate as run_calibration, quantile, write_record
+
+    _, spec = _spec(slug)
+    if not any(d.metric == "time" for d in spec.perf):
+        raise AutograderError(f"{spec.spec_path}: no [perf.*] table with metric = \"time\"; nothing to calibrate")
+    with Progress(console=console) as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(name: str, done: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=runs)
+            progress.update(tasks[name], completed=done)
+
+        calibrations = run_calibration(spec, runs, advance)
+    table = Table(title=f"{slug}: reference vs itself, {runs} checks per threshold", title_justify="left")
+    for column in ("threshold", "ratio min", "median", "p95", "p99.5", "max", "current full", "false fails",
+                   "proposed full / zero", "s/check"):
+        table.add_column(column, justify="right")
+    for c in calibrations:
+        table.add_row(c.name, f"{min(c.ratios):.3f}", f"{quantile(c.ratios, .5):.3f}", f"{quantile(c.ratios, .95):.3f}",
+                      f"{quantile(c.ratios, .995):.3f}", f"{max(c.ratios):.3f}", f"{c.full:g}",
+                      f"{c.false_fail_rate:.1%}", f"{c.proposed_full:g} / {c.proposed_zero:g}",
+                      f"{sorted(c.seconds)[len(c.seconds) // 2]:.1f}")
+    console.print(table)
+    console.print(f"record written to {write_record(spec, calibrations)} (proposal = 99.5th percentile + 0.05)")
+
+
+@main.command()
+@click.argument("slug")
 @_fail_cleanly
 def build(slug: str) -> None:
     """Write dist/SLUG/autograder.zip for Gradescope (deterministic: same inputs, same bytes)."""

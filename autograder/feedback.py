@@ -89,6 +89,8 @@ def render_output(outcome: Outcome, visibility: str) -> str:
             body += "\n(This test's file could not be loaded; check that your code imports without errors.)"
     else:
         body = outcome.reason or outcome.kind
+    if outcome.perf and outcome.perf.get("line"):
+        body = outcome.perf["line"] + ("\n\n" + body if body else "")
     if disclosure.show_stdout:
         printed = (outcome.stdout + outcome.stderr).strip()
         if printed:

@@ -43,7 +43,7 @@ def _locate(submission: Path, spec: AssignmentSpec) -> tuple[Path, list[str]]:
     return submission, []
 
 
-def take_in(submission: Path, spec: AssignmentSpec, into: Path) -> Intake:
+def take_in(submission: Path, spec: AssignmentSpec, into: Path, *, note_extra_files: bool = True) -> Intake:
     """Copy the spec's files from ``submission`` into ``into``; note what is missing, too large or ignored."""
     source, notes = _locate(submission, spec)
     into.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def take_in(submission: Path, spec: AssignmentSpec, into: Path) -> Intake:
         (into / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, into / name)
         taken.append(name)
-    if source.is_dir():
+    if source.is_dir() and note_extra_files:
         extra = sorted(str(p.relative_to(source)) for p in source.rglob("*")
                        if p.is_file() and str(p.relative_to(source)) not in spec.submission.files
                        and not any(part in IGNORED_NAMES for part in p.parts))
@@ -84,7 +84,7 @@ def grade(spec: AssignmentSpec, submission: Path, *, folders: tuple[str, ...] | 
     ``isolate=False`` exists only to measure what isolation costs (bench/isolation.py).
     """
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
-        intake = take_in(submission, spec, Path(scratch) / "submission")
+        intake = take_in(submission, spec, Path(scratch) / "submission", note_extra_files=not local)
         reference = reference_dir if local else (reference_dir or spec.reference_dir)
         supervisor = Supervisor(spec, intake.directory, reference, folders=folders, seed=seed,
                                 isolate=(not local) if isolate is None else isolate)

@@ -227,9 +227,11 @@ def starter_zip_files(layout: CourseLayout, spec: AssignmentSpec) -> dict[str, P
         where = (public.path.resolve().relative_to(spec.assignment_dir.resolve()).as_posix()
                  if _inside(public.path, spec.assignment_dir) else "tests/public")
         _add(files, _tree(public.path, f"{slug}/{where}"), label)
-    conftest = spec.assignment_dir / "tests" / "conftest.py"
-    if conftest.is_file():
-        _add(files, {f"{slug}/tests/conftest.py": conftest}, label)
+    # Helpers beside the test folders (conftest.py, perf_inputs.py) serve the public tests too.
+    for helper in sorted((spec.assignment_dir / "tests").glob("*.py")):
+        _add(files, {f"{slug}/tests/{helper.name}": helper}, label)
+    if spec.baseline_dir is not None:  # the naive implementation `check` previews performance against
+        _add(files, _tree(spec.baseline_dir, f"{slug}/{spec.baseline_dir.relative_to(spec.assignment_dir).as_posix()}"), label)
     handout = (spec.handout.resolve().relative_to(spec.assignment_dir.resolve()).as_posix()
                if _inside(spec.handout, spec.assignment_dir) else spec.handout.name)
     _add(files, {f"{slug}/{handout}": spec.handout}, label)

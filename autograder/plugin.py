@@ -41,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="none: import the submission here (a student's local run); process: run it in a worker")
     group.addoption("--ag-worker-settings", default=None, help="JSON file describing how to start workers")
     group.addoption("--ag-test-timeout", type=float, default=60.0, help="seconds each test may spend in student code")
+    group.addoption("--ag-perf", default=None, help="JSON file with the perf declarations and how to reach the reference side")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,6 +77,9 @@ def _start_isolation(config: pytest.Config) -> Any:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    harness = config.stash[_STATE].get("perf_harness")
+    if harness is not None:
+        harness.close()
     pool = config.stash.get(_POOL, None)
     if pool is not None:
         _emit(config, ISOLATION, workers=pool.reports, lost=pool.lost[-20:], started=pool.generation)
@@ -106,7 +110,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         wanted = [line.strip() for line in Path(only).read_text(encoding="utf-8").splitlines() if line.strip()]
         by_id = {item.nodeid: item for item in items}
         items[:] = [by_id[nodeid] for nodeid in wanted if nodeid in by_id]
-    tests = [read_metadata(item, item.nodeid, _relative(config, item.path)).to_json() for item in items]
+    tests = []
+    for item in items:
+        info = read_metadata(item, item.nodeid, _relative(config, item.path))
+        if info.timeout_s is None and "perf" in item.fixturenames:
+            info.timeout_s = PERF_TEST_TIMEOUT_S  # the parent's watchdog must know it too
+        tests.append(info.to_json())
     _emit(config, COLLECTED, tests=tests)
 
 
@@ -141,9 +150,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     _skip_missing_device(item)
     pool = item.config.stash.get(_POOL, None)
     if pool is not None:
-        marker = item.get_closest_marker("timeout")
-        limit = float(marker.args[0]) if marker and marker.args else item.config.getoption("--ag-test-timeout")
-        pool.deadline = time.monotonic() + limit
+        pool.deadline = time.monotonic() + test_time_limit(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -218,7 +225,8 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     board = record.get("leaderboard_value") if board is None else board
     _emit(config, RESULT, nodeid=nodeid, phases=record["phases"], stdout=cap(record.get("worker_output", "") + record["stdout"]),
           stderr=cap(record["stderr"]), score=score, leaderboard_value=board,
-          duration_s=round(time.perf_counter() - record["started"], 4))
+          duration_s=round(time.perf_counter() - record["started"], 4), perf=record.get("perf"),
+          leaderboard_column=record.get("leaderboard_column"))
 
 
 _CURRENT: dict[str, pytest.Item] = {}
@@ -303,6 +311,19 @@ def set_leaderboard_value(request: pytest.FixtureRequest) -> Callable[[Any], Non
     return _set
 
 
+PERF_TEST_TIMEOUT_S = 180.0
+
+
+def test_time_limit(item: pytest.Item) -> float:
+    """A test's limit: its timeout marker, else 180 s for perf tests (they measure for a while), else the spec's."""
+    marker = item.get_closest_marker("timeout")
+    if marker and marker.args:
+        return float(marker.args[0])
+    if "perf" in getattr(item, "fixturenames", ()):
+        return PERF_TEST_TIMEOUT_S
+    return float(item.config.getoption("--ag-test-timeout"))
+
+
 def _skip_missing_device(item: pytest.Item) -> None:
     """Skip tests marked ``requires("cuda")`` when no such device is present."""
     marker = item.get_closest_marker("requires")
@@ -314,3 +335,22 @@ def _skip_missing_device(item: pytest.Item) -> None:
 
         if not torch.cuda.is_available():
             pytest.skip("needs a CUDA GPU; this grader has none, so staff grade it on a GPU machine")
+
+
+@pytest.fixture
+def perf(request: pytest.FixtureRequest) -> Any:
+    """Measure a ``[perf.NAME]`` declaration of assignment.toml and score this test on its credit curve::
+
+        @weight(3)
+        def test_predict_speed(perf):
+            \"\"\"predict is about as fast as the reference\"\"\"
+            perf.check("predict_time")
+    """
+    from autograder.perf.harness import PerfHarness, TestPerf
+
+    state = request.config.stash[_STATE]
+    if "perf_harness" not in state:
+        state["perf_harness"] = PerfHarness.from_config(request.config, state, request.config.stash.get(_POOL, None))
+    item = request.node
+    weight = read_metadata(item, item.nodeid, "").weight
+    return TestPerf(state["perf_harness"], item.stash[_ITEM_RECORD], weight)

@@ -54,6 +54,8 @@ def test_entry(outcome: Outcome, number: str) -> dict[str, Any]:
         "extra_data": {"nodeid": outcome.info.nodeid, "outcome": outcome.kind, "folder": outcome.folder.name,
                        "duration_s": outcome.duration_s},
     }
+    if outcome.perf:
+        entry["extra_data"]["perf"] = outcome.perf  # raw samples, seeds, threads, hardware: for audits
     if outcome.info.tags:
         entry["tags"] = list(outcome.info.tags)
     return entry
@@ -98,6 +100,7 @@ def build_results(spec: AssignmentSpec, record: RunRecord, *, notes: list[str] |
             "submission_files": submission_files or [],
             "notes": all_notes,
             "isolation": record.isolation,
+            "diagnostics": record.diagnostics,
         },
     }
     if leaderboard:

@@ -20,7 +20,9 @@ else:  # Gradescope's Ubuntu 22.04 image ships Python 3.10
 
 from autograder.errors import SpecError
 from autograder.layout import CourseLayout
+from autograder.perf.measure import PerfDeclaration
 
+METRICS = ("time", "peak_memory", "flops", "scaling")
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEVICES = ("cpu", "cuda")
 TEST_FOLDERS = ("public", "hidden")
@@ -93,6 +95,11 @@ class AssignmentSpec:
     submission: SubmissionSpec
     limits: LimitsSpec
     test_folders: tuple[TestFolder, ...]
+    perf: tuple[PerfDeclaration, ...] = ()
+    baseline_dir: Path | None = None  # naive implementation shipped to students for local perf previews
+
+    def perf_declaration(self, name: str) -> PerfDeclaration | None:
+        return next((d for d in self.perf if d.name == name), None)
 
     def folder(self, name: str) -> TestFolder | None:
         return next((f for f in self.test_folders if f.name == name), None)
@@ -173,11 +180,12 @@ def load_spec(layout: CourseLayout, slug: str) -> AssignmentSpec:
 
 def load_student_spec(folder: Path) -> AssignmentSpec:
     """The spec shipped in a student's starter folder: public tests only, no reference (students never get it)."""
+    folder = folder.resolve()
     path = folder / "assignment.toml"
     if not path.is_file():
         raise SpecError(path, None, "no assignment.toml in this folder",
                         "run the command inside the folder you unzipped from starter.zip, or pass --submission FOLDER")
-    return _parse(path, folder.resolve().name, folder, None, folder)
+    return _parse(path, folder.name, folder, None, folder)
 
 
 def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | None, starter_dir: Path) -> AssignmentSpec:
@@ -195,7 +203,12 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
     handout = assignment_dir / meta.get("handout", str, "README.md")
     devices = meta.strings("devices", ["cpu"])
     requirements = meta.strings("requirements", [])
+    baseline = meta.get("baseline", str, None)
     meta.refuse_unknown()
+    baseline_dir = assignment_dir / baseline if baseline else None
+    if baseline_dir is not None and not baseline_dir.is_dir():
+        raise SpecError(path, "assignment.baseline", f"names {baseline_dir}, which is not a folder",
+                        "create the naive baseline folder or remove the key")
     if not handout.is_file():
         raise SpecError(path, "assignment.handout", f"names {handout.name}, which does not exist in {assignment_dir}",
                         "write the handout or point `handout` at it")
@@ -269,11 +282,59 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
             raise SpecError(path, f"tests.{name}.path", f"{folder_path} holds no test_*.py files",
                             "create the folder with at least one test file or fix the path")
     tests.refuse_unknown()
+    perf = _perf_declarations(path, top.table("perf", {}), assignment_dir, submission, devices)
     top.refuse_unknown()
 
     return AssignmentSpec(
         slug=slug, title=title, spec_path=path, assignment_dir=assignment_dir,
         reference_dir=reference_dir, starter_dir=starter_dir, handout=handout,
         devices=devices, requirements=requirements, submission=submission, limits=limits,
-        test_folders=tuple(folders),
+        test_folders=tuple(folders), perf=perf, baseline_dir=baseline_dir,
     )
+
+
+def _perf_declarations(path: Path, table: _Table, assignment_dir: Path, submission: SubmissionSpec,
+                       devices: tuple[str, ...]) -> tuple[PerfDeclaration, ...]:
+    """``[perf.NAME]`` tables: what a perf test measures and its credit curve (docs/performance.md)."""
+    modules = {Path(n).stem for n in submission.files if n.endswith(".py")}
+    declarations = []
+    for name in sorted(table.data):
+        entry = table.table(name)
+        key = f"perf.{name}"
+        metric = entry.get("metric", str, check=lambda v: None if v in METRICS else f"is not one of {list(METRICS)}")
+        function = entry.get("function", str)
+        module = function.rpartition(".")[0]
+        if module not in modules:
+            raise SpecError(path, f"{key}.function", f"= {function!r} is not in a submitted module ({sorted(modules)})",
+                            'write it as "module.function", e.g. "execution_modes.predict"')
+        inputs = entry.get("inputs", str)
+        inputs_file = assignment_dir / "tests" / f"{inputs.rpartition('.')[0]}.py"
+        if not inputs.rpartition(".")[0] or not inputs_file.is_file():
+            raise SpecError(path, f"{key}.inputs", f"= {inputs!r} needs {inputs_file}, which does not exist",
+                            'write it as "perf_inputs.generator" with the generator in tests/perf_inputs.py')
+        number = (int, float)
+        declaration = PerfDeclaration(
+            name=name, metric=metric, function=function, inputs=inputs,
+            size=entry.get("size", int, 64, check=_positive),
+            sizes=tuple(entry.get("sizes", list, [])),
+            full=float(entry.get("full", number)), zero=float(entry.get("zero", number)),
+            threads=entry.get("threads", int, 1, check=_positive),
+            devices=entry.strings("devices", list(devices)),
+            leaderboard=entry.get("leaderboard", str, None),
+            min_batch_ms=float(entry.get("min_batch_ms", number, 20.0, check=_positive)),
+            max_seconds=float(entry.get("max_seconds", number, 30.0, check=_positive)),
+            min_rounds=entry.get("min_rounds", int, 10, check=lambda v: None if v >= 3 else "must be at least 3"),
+            max_rounds=entry.get("max_rounds", int, 80, check=_positive),
+            rtol=float(entry.get("rtol", number, 1e-3, check=_positive)),
+        )
+        entry.refuse_unknown()
+        if declaration.full == declaration.zero:
+            raise SpecError(path, f"{key}.zero", "equals full", "set zero above full (below it for a speed-up metric)")
+        if metric == "scaling" and (len(declaration.sizes) < 2 or not all(isinstance(n, int) and n > 0 for n in declaration.sizes)):
+            raise SpecError(path, f"{key}.sizes", "needs at least two positive sizes for a scaling metric",
+                            "e.g. sizes = [256, 512, 1024, 2048]")
+        unknown = [d for d in declaration.devices if d not in devices]
+        if unknown:
+            raise SpecError(path, f"{key}.devices", f"has {unknown}, not in [assignment] devices", "list only those devices")
+        declarations.append(declaration)
+    return tuple(declarations)

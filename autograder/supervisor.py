@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import autograder
 from autograder.discovery import static_tests
 from autograder.errors import AutograderError
 from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLATION, RESULT, START, EventReader
@@ -55,6 +54,7 @@ class Outcome:
     score: float | None = None
     leaderboard_value: Any = None
     duration_s: float = 0.0
+    perf: dict[str, Any] | None = None  # a perf test's verdict line and raw samples
     reason: str = ""  # the runner's explanation for timeout / crashed / not_run / uncollectable
 
 
@@ -68,7 +68,7 @@ class RunRecord:
     children: int
     notes: list[str] = field(default_factory=list)
     isolation: dict[str, Any] = field(default_factory=dict)
-
+    diagnostics: list[str] = field(default_factory=list)  # output of test processes that failed to start
 
 @dataclass
 class _Unit:
@@ -122,6 +122,7 @@ class Supervisor:
         self._order: list[str] = []
         self._info: dict[str, TestInfo] = {}
         self._notes: list[str] = []
+        self._diagnostics: list[str] = []
         self._children = 0
         self.isolate = isolate
         self._isolation: dict[str, Any] = {"mode": "process" if isolate else "none (student code imported by the test process)"}
@@ -133,6 +134,7 @@ class Supervisor:
         queue: list[_Unit] = [_Unit(paths=[f.path for f in self.folders])]
         with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
             self._scratch = Path(scratch)
+            self._perf_settings = self._scratch / "perf.json"
             account = self._prepare_isolation() if self.isolate else None
             with sandbox.AccountLock(account) if account is not None else contextlib.nullcontext():
                 try:
@@ -140,7 +142,11 @@ class Supervisor:
                         queue[:0] = self._run_unit(queue.pop(0))
                 finally:
                     if account is not None:
-                        self._isolation["processes_killed_after_run"] = sandbox.kill_user_processes(account.uid)
+                        killed = sandbox.kill_user_processes(account.uid)
+                        reference = sandbox.grading_account(sandbox.REFERENCE_USER, create=False)
+                        if reference is not None:
+                            sandbox.kill_user_processes(reference.uid)
+                        self._isolation["processes_killed_after_run"] = killed
                     if self.isolate:
                         sandbox.remove_tree(self._worker_root)
         for nodeid in self._order:
@@ -153,7 +159,8 @@ class Supervisor:
                 self._list_statically(path, NOT_RUN, "not run: grading reached its overall time limit first")
         outcomes = [self._outcomes[n] for n in self._order]
         return RunRecord(outcomes=outcomes, seed=self.seed, elapsed_s=time.monotonic() - start,
-                         children=self._children, notes=self._notes, isolation=self._isolation)
+                         children=self._children, notes=self._notes, isolation=self._isolation,
+                         diagnostics=self._diagnostics)
 
     # ------------------------------------------------------------ isolation
     def _prepare_isolation(self) -> "sandbox.Account | None":
@@ -176,7 +183,28 @@ class Supervisor:
             "python": self.python, "worker_root": str(self._worker_root), "submission": str(self.submission_dir),
             "jail": jail, "modules": modules, "max_message_bytes": self.spec.limits.max_return_mb * 1024 * 1024,
         }), encoding="utf-8")
+        if self.spec.perf:
+            self._prepare_perf(jail, account)
         return account
+
+    def _prepare_perf(self, jail: dict[str, Any], account: "sandbox.Account | None") -> None:
+        """Perf tests need the input generators in the workers' lib/ and a reference worker of the same kind,
+        under an account of its own so the student's worker cannot read the reference's files."""
+        for declaration in self.spec.perf:
+            module = declaration.inputs.rpartition(".")[0]
+            shutil.copy2(self.spec.assignment_dir / "tests" / f"{module}.py", self._worker_root / "lib" / f"{module}.py")
+            os.chmod(self._worker_root / "lib" / f"{module}.py", 0o644)
+        reference_jail = dict(jail)
+        if account is not None:
+            reference_account = sandbox.grading_account(sandbox.REFERENCE_USER)
+            assert reference_account is not None
+            reference_jail.update(uid=reference_account.uid, gid=reference_account.gid, user=reference_account.name)
+        self._perf_settings.write_text(json.dumps({
+            "declarations": [d.to_json() for d in self.spec.perf],
+            "reference_worker": None if self.reference_dir is None else {
+                "python": self.python, "worker_root": str(self._worker_root), "submission": str(self.reference_dir),
+                "jail": reference_jail, "max_message_bytes": self.spec.limits.max_return_mb * 1024 * 1024},
+        }), encoding="utf-8")
 
     # ------------------------------------------------------------ bookkeeping
     def folder_of(self, relative_file: str) -> TestFolder:
@@ -251,6 +279,12 @@ class Supervisor:
                    "--ag-test-timeout", str(self.spec.limits.test_timeout_s)]
         if self.isolate:
             command += ["--ag-isolation", "process", "--ag-worker-settings", str(self._worker_settings)]
+        if self.spec.perf:
+            if not self.isolate:
+                self._perf_settings.write_text(json.dumps({
+                    "declarations": [d.to_json() for d in self.spec.perf],
+                    "baseline_dir": str(self.spec.baseline_dir) if self.spec.baseline_dir else None}), encoding="utf-8")
+            command += ["--ag-perf", str(self._perf_settings)]
         if self.reference_dir is not None:
             command += ["--ag-reference", str(self.reference_dir)]
         if unit.only is not None:
@@ -271,7 +305,7 @@ class Supervisor:
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AUTOGRADER_"))}
-        framework_parent = str(Path(autograder.__file__).resolve().parents[1])
+        framework_parent = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join([framework_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PYTHONUNBUFFERED"] = "1"
@@ -322,6 +356,9 @@ class Supervisor:
             _kill_group(child)  # anything the student's code left running in the session
             os.close(read_fd)
         state.returncode = returncode
+        if not state.saw_collected:  # the grader's own start failed: keep its words for the TA (extra_data only)
+            log_text = (self._scratch / f"child-{self._children}.log").read_text(encoding="utf-8", errors="replace")
+            self._diagnostics.append(log_text[-3000:])
         self._settle(state, returncode)
         return state
 
@@ -341,9 +378,13 @@ class Supervisor:
             state.importing = event["module"] if event.get("state") == "start" else None
         elif kind == RESULT:
             nodeid = event["nodeid"]
+            if event.get("leaderboard_column"):  # a perf test's column comes from its [perf] declaration
+                self._info[nodeid].leaderboard_column = event["leaderboard_column"]
+                self._info[nodeid].leaderboard_order = "asc"
             self._record(nodeid, _kind_from_phases(event.get("phases", [])), phases=event.get("phases", []),
                          stdout=event.get("stdout", ""), stderr=event.get("stderr", ""), score=event.get("score"),
-                         leaderboard_value=event.get("leaderboard_value"), duration_s=event.get("duration_s", 0.0))
+                         leaderboard_value=event.get("leaderboard_value"), duration_s=event.get("duration_s", 0.0),
+                         perf=event.get("perf"))
             state.current = None
         elif kind == FINISHED:
             state.finished = True

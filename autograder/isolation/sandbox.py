@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import autograder
 
 STUDENT_USER = "autograder-student"
+REFERENCE_USER = "autograder-reference"  # runs the reference beside the student's code in perf tests
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def prepare_worker_root() -> Path:
     """A fresh world-readable folder with ``lib/autograder``, the framework code workers import."""
     root = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
     os.chmod(root, 0o755)
-    package = Path(autograder.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the autograder package folder
     shutil.copytree(package, root / "lib" / "autograder", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for path in [root / "lib", *(root / "lib").rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)

@@ -24,9 +24,14 @@ class Server:
     """Holds the objects the runner refers to by handle and answers one request at a time."""
 
     def __init__(self, workdir: Path) -> None:
+        from autograder.loading import PackageView
+        from autograder.perf.batch import PerfSession
+
         self.workdir = workdir
         self.objects: dict[int, Any] = {}
         self.next_handle = 1
+        self.package = PackageView(workdir, label="submission")
+        self.perf = PerfSession(lambda name: getattr(self.package, name))
 
     def to_handle(self, value: Any) -> int:
         number = self.next_handle
@@ -76,9 +81,19 @@ class Server:
         return "pong"
 
     def op_import(self, module: str) -> Any:
-        from autograder.loading import PackageView
+        return getattr(self.package, module)
 
-        return getattr(PackageView(self.workdir, label="submission"), module)
+    def op_perf_prepare(self, **args: Any) -> int:
+        return self.perf.prepare(**args)
+
+    def op_perf_run(self) -> list[float]:
+        return self.perf.run()
+
+    def op_perf_flops(self, **args: Any) -> int:
+        return self.perf.flops(**args)
+
+    def op_perf_cuda_peak(self) -> int | None:
+        return self.perf.cuda_peak_bytes()
 
     def op_getattr(self, target: Any, name: str) -> Any:
         return getattr(target, name)

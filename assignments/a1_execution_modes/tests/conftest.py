@@ -202,11 +202,11 @@ def autograd_param_grads(model: nn.Module, x: torch.Tensor, targets: torch.Tenso
     """Loss and parameter gradients of ``F.cross_entropy(model(x), targets)`` computed by autograd."""
     model.zero_grad()
     with torch.enable_grad():
-        loss = F.cross_entropy(model(x), targets)  # the oracle: autograd's gradients
-        loss.backward()
+        oracle_loss = F.cross_entropy(model(x), targets)  # the oracle: autograd's gradients
+        oracle_loss.backward()
     grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
     model.zero_grad()
-    return loss.detach(), grads
+    return oracle_loss.detach(), grads
 
 
 # ---------------------------------------------------------------- models
@@ -287,7 +287,7 @@ def measured_saved_bytes(model: nn.Module, x: torch.Tensor, mode: str) -> int:
                 out = model(x)
         elif mode == "inference":
             model.eval()
-            with torch.inference_mode():  # records no graph, so the pack hook never runs
+            with torch.inference_mode():  # no graph, so the pack hook never runs  # leak-ok
                 out = model(x)
         else:
             raise ValueError(mode)
