@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 A1 := a1_execution_modes
 SLUGS := $(notdir $(patsubst %/,%,$(dir $(wildcard assignments/*/assignment.toml))))
 
-.PHONY: help venv grade test bench verify starters zips clean
+.PHONY: help venv grade test bench gpu-check verify starters zips clean
 
 help:
 	@echo "make grade     grade the bundled a1 reference and starter, print both summaries"
@@ -14,7 +14,8 @@ help:
 	@echo "make verify    reference = full marks, starter = 0, same tests, for every assignment"
 	@echo "make starters  regenerate starter/ from the reference solution blocks"
 	@echo "make zips      build dist/<slug>/autograder.zip and starter.zip for every assignment"
-	@echo "make bench     measure what isolation costs (ratios against a baseline measured in the same run)"
+	@echo "make bench     isolation cost and perf-threshold discrimination (ratios measured in the same run)"
+	@echo "make gpu-check on a GPU machine: a1's public and perf tests on CUDA"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,10 @@ test: venv
 
 bench: venv
 	$(PY) bench/isolation.py
+	$(PY) bench/perf_discrimination.py
+
+gpu-check: venv
+	$(PY) bench/gpu_check.py
 
 verify: venv
 	@for slug in $(SLUGS); do $(PY) -m autograder verify $$slug || exit 1; done
