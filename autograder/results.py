@@ -71,10 +71,14 @@ def build_results(spec: AssignmentSpec, record: RunRecord, *, notes: list[str] |
     tests: list[dict[str, Any]] = []
     counters: dict[str, int] = {}
     folder_index = {f.name: i + 1 for i, f in enumerate(spec.test_folders)}
+    taken = {o.info.number for o in record.outcomes if o.info.number}  # explicit @number values stay unique
     for outcome in record.outcomes:
         group = folder_index.get(outcome.folder.name, 9)
-        counters[outcome.folder.name] = counters.get(outcome.folder.name, 0) + 1
-        tests.append(test_entry(outcome, f"{group}.{counters[outcome.folder.name]}"))
+        number = outcome.info.number
+        while number is None or (number in taken and not outcome.info.number):
+            counters[outcome.folder.name] = counters.get(outcome.folder.name, 0) + 1
+            number = f"{group}.{counters[outcome.folder.name]}"
+        tests.append(test_entry(outcome, number))
     tests.sort(key=lambda t: _sort_key(t["number"]))
     leaderboard = [
         {"name": o.info.leaderboard_column, "value": o.leaderboard_value, "order": o.info.leaderboard_order}

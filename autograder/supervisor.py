@@ -273,8 +273,9 @@ class Supervisor:
     def _command(self, unit: _Unit, write_fd: int) -> list[str]:
         ini = self._scratch / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")
+        # No terminal reporter: its progress characters would land in the tests' captured output.
         command = [self.python, "-m", "pytest", "-p", "autograder.plugin", "-p", "no:cacheprovider",
-                   "-c", str(ini), "--rootdir", str(self.spec.assignment_dir), "-q", "--no-header",
+                   "-p", "no:terminal", "-c", str(ini), "--rootdir", str(self.spec.assignment_dir),
                    "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir), "--ag-seed", str(self.seed),
                    "--ag-test-timeout", str(self.spec.limits.test_timeout_s)]
         if self.isolate:
