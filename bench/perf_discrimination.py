@@ -27,7 +27,6 @@ sys.path.insert(0, str(REPO))
 
 from autograder.isolation import sandbox  # noqa: E402
 from autograder.isolation.proxy import WorkerPool, WorkerSettings  # noqa: E402
-from autograder.perf import stats  # noqa: E402
 from autograder.perf.measure import Measurer, PerfDeclaration  # noqa: E402
 from autograder.perf.sides import WorkerSide  # noqa: E402
 

@@ -6,7 +6,6 @@ takes tens of seconds; they are the promises the README makes about a1.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any

@@ -250,7 +250,7 @@ def test_scripts_parse_with_bash(course: CourseLayout, tmp_path: Path) -> None:
     setup = files["setup.sh"].decode()
     assert "set -euo pipefail" in setup
     assert "AUTOGRADER_TORCH_INDEX" in setup and "download.pytorch.org/whl/cpu" in setup
-    assert "GRADING USER" in setup  # the marked spot for the unprivileged user
+    assert "-m autograder sandbox-setup" in setup  # creates the unprivileged grading account
 
 
 def test_requirements_pin_the_grader_and_append_the_spec(tmp_path: Path) -> None:

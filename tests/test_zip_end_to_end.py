@@ -9,7 +9,6 @@ machine's local CPU wheel: ``AUTOGRADER_TORCH_INDEX=""``), and ``source/run_auto
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+
+from gradescope_root import clean_env, unpack
 
 from autograder.layout import CourseLayout
 from autograder.packaging import build_autograder_zip, build_starter_zip
@@ -34,25 +35,6 @@ pytestmark = [
     pytest.mark.skipif(not (REPO / "assignments" / SLUG / "assignment.toml").is_file(),
                        reason=f"assignments/{SLUG}/assignment.toml does not exist yet; the end-to-end zip test grades the real a1"),
 ]
-
-
-def unpack(archive_path: Path, target: Path) -> None:
-    """Unzip keeping the permission bits stored in the zip (zipfile.extractall drops them; Gradescope keeps them)."""
-    with zipfile.ZipFile(archive_path) as archive:
-        for info in archive.infolist():
-            archive.extract(info, target)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode:
-                (target / info.filename).chmod(mode)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without the dev venv's traces, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    venv_bin = str(Path(os.environ["VIRTUAL_ENV"]) / "bin") if os.environ.get("VIRTUAL_ENV") else None
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
-    env.update(extra)
-    return env
 
 
 def tail(text: str, lines: int = 40) -> str:

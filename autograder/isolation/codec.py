@@ -27,6 +27,7 @@ FRAME = struct.Struct("!QI")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ITEMS = 1_000_000
+MAX_HEADER_BYTES = 64 * 1024 * 1024  # the JSON part; tensor data travels in the raw buffers after it
 ALIGN = 64
 
 DTYPES: dict[str, torch.dtype] = {str(d).removeprefix("torch."): d for d in (
@@ -71,7 +72,7 @@ class _Packer:
         if flat is None and tensor.numel() and all(n >= 0 for n in tensor.stride()):
             # Keep the layout (a transposed or strided view stays one): send the storage span it covers.
             span = 1 + sum((n - 1) * st for n, st in zip(tensor.shape, tensor.stride()))
-            if span <= 4 * tensor.numel() + 64:
+            if tensor.numel() <= span <= 4 * tensor.numel() + 64:  # overlapping views (expand) go contiguous
                 flat = torch.as_strided(tensor, (span,), (1,), tensor.storage_offset())
                 node["stride"] = list(tensor.stride())
         if flat is None:
@@ -172,7 +173,7 @@ class _Unpacker:
                     and all(type(n) is int and n >= 0 for n in stride)):
                 raise ProtocolError("malformed tensor strides")
             span = 1 + sum((n - 1) * st for n, st in zip(shape, stride))
-            if span * itemsize != data.nbytes or span > 4 * numel + 64:
+            if span * itemsize != data.nbytes or not numel <= span <= 4 * numel + 64:
                 raise ProtocolError(f"a strided tensor of shape {shape} does not match the {data.nbytes:,} bytes it carries")
         elif numel * itemsize != data.nbytes:
             raise ProtocolError(f"a tensor of shape {shape} claims {numel * itemsize:,} bytes but carries {data.nbytes:,}")
@@ -246,8 +247,8 @@ def _bad() -> Any:
 def unpack(frame_header: bytes, body: bytearray, from_handle: Callable[[int], Any]) -> Any:
     _, header_size = FRAME.unpack(frame_header)
     view = memoryview(body)
-    if header_size > len(body):
-        raise ProtocolError("header larger than the message")
+    if header_size > len(body) or header_size > MAX_HEADER_BYTES:
+        raise ProtocolError("message header too large")
     try:
         header = json.loads(bytes(view[:header_size]))
     except (ValueError, RecursionError):
@@ -256,8 +257,9 @@ def unpack(frame_header: bytes, body: bytearray, from_handle: Callable[[int], An
         raise ProtocolError("malformed message")
     try:
         return _Unpacker(view[header_size:], header["b"], from_handle).unpack(header.get("v"))
-    except RecursionError:
-        raise ProtocolError("message nested too deeply") from None
+    except (RecursionError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        # Anything a crafted value makes torch or int() raise is a protocol violation by the sender.
+        raise ProtocolError(f"malformed value ({type(exc).__name__})") from None
 
 
 def send(fd: int, value: Any, to_handle: Callable[[Any], int] | None = None,

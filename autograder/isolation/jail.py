@@ -87,6 +87,11 @@ def lock_down(settings: dict[str, Any], keep_fds: tuple[int, ...]) -> dict[str, 
     if settings.get("block_network", True):
         report["network"] = leave_network(as_root)
     report["rlimits"] = apply_rlimits(settings.get("rlimits", {}), as_root and settings.get("uid") is not None)
+    try:  # the OOM killer picks student code first (inherited by its children; only root may lower it again)
+        with open("/proc/self/oom_score_adj", "w", encoding="ascii") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
     uid = settings.get("uid")
     if uid is not None and as_root:
         drop_privileges(int(uid), int(settings["gid"]))
@@ -99,7 +104,6 @@ def lock_down(settings: dict[str, Any], keep_fds: tuple[int, ...]) -> dict[str, 
     framework = os.environ.get("PYTHONPATH", "")
     os.environ.clear()
     os.environ.update(SAFE_ENVIRONMENT)
-    os.environ["MALLOC_MMAP_THRESHOLD_"] = "131072"  # already in effect; kept for child processes
     if framework:
         os.environ["PYTHONPATH"] = framework
     return report

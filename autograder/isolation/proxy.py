@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -45,6 +44,8 @@ class StudentException(Exception):
 
 
 _EXCEPTION_CLASSES: dict[tuple[str, str], type] = {}
+# Built-in exceptions whose __new__ refuses a mixed-in base; a student's one crosses as plain StudentException.
+_NOT_SUBCLASSABLE = ("BaseException", "MemoryError", "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeTranslateError")
 
 
 def student_exception(error: dict[str, Any]) -> BaseException:
@@ -54,7 +55,7 @@ def student_exception(error: dict[str, Any]) -> BaseException:
     type_name = str(error.get("type", "Exception"))
     base = next((getattr(builtins, b) for b in error.get("builtin_bases", [])
                  if isinstance(getattr(builtins, b, None), type) and issubclass(getattr(builtins, b), Exception)
-                 and b not in ("BaseException",)), Exception)
+                 and b not in _NOT_SUBCLASSABLE), Exception)
     key = (type_name, base.__name__)
     if key not in _EXCEPTION_CLASSES:
         _EXCEPTION_CLASSES[key] = type(type_name, (StudentException, base), {"__module__": "student"})
@@ -96,10 +97,8 @@ class Worker:
         for fd in (self._requests, reply_write):
             _widen_pipe(fd)
         out_read, out_write = os.pipe()
-        # A fixed mmap threshold makes every large tensor its own mapping, returned on free: the process's
-        # peak RSS then tracks what its code kept alive, not what malloc happened to cache earlier.
         env = {"PYTHONPATH": str(settings.worker_root / "lib"), "PATH": "/usr/bin:/bin",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
         command = [settings.python, "-m", "autograder.isolation.worker", "--requests", str(req_read),
                    "--replies", str(reply_write), "--workdir", str(workdir), "--jail", json.dumps(settings.jail)]
         self.process = subprocess.Popen(command, cwd=settings.worker_root / "lib", env=env, stdin=subprocess.DEVNULL,

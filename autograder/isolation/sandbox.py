@@ -50,8 +50,6 @@ def grading_account(name: str = STUDENT_USER, create: bool = True) -> Account | 
 
 def interpreter_folders(python: str) -> list[Path]:
     """Every folder the grading account must be able to pass through to run ``python`` and its packages."""
-    import sysconfig
-
     result = subprocess.run([python, "-c", "import sys, sysconfig, numpy, torch; print(sys.base_prefix); "
                              "print(sys.prefix); print(sysconfig.get_paths()['purelib']); print(sysconfig.get_paths()['stdlib'])"],
                             capture_output=True, text=True, check=True)
@@ -126,33 +124,54 @@ def user_processes(uid: int) -> list[int]:
             continue
         try:
             with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
-                for line in status:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            pids.append(int(entry))
-                        break
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            zombie = fields.get("State", "").strip().startswith("Z")  # already dead, waiting to be reaped
+            if not zombie and int(fields.get("Uid", "-1 0").split()[0]) == uid:
+                pids.append(int(entry))
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return pids
 
 
+def _kill_all_as(uid: int) -> None:
+    """Fork, become ``uid`` and send SIGKILL to -1: the kernel delivers it to every process of that account at
+    once, so a process that keeps changing its pid (fork, exit, repeat) cannot slip between listing and killing."""
+    gid = pwd.getpwuid(uid).pw_gid
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child exits at once
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def kill_user_processes(uid: int, attempts: int = 50) -> int:
-    """SIGKILL every process of ``uid`` until none is left (a fork bomb needs several rounds); return the count."""
+    """Kill every process of ``uid`` until none is left (a fork bomb needs several rounds); return how many
+    were seen. Never raises: it runs in clean-up paths that must still write results.json."""
     if uid == 0 or uid == os.geteuid():
         raise ValueError("refusing to kill the grader's own user")
-    killed = 0
-    for _ in range(attempts):
+    seen = 0
+    for attempt in range(attempts):
         pids = user_processes(uid)
-        if not pids:
-            return killed
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
+        # Listing /proc is not atomic: a process hopping pids can look absent, so the first round kills
+        # unconditionally; kill(-1) itself is atomic with respect to fork.
+        if not pids and attempt > 0:
+            return seen
+        seen += len(pids)
+        try:
+            _kill_all_as(uid)
+        except OSError:
+            for pid in pids:  # fall back to one by one
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         time.sleep(0.02)
-    return killed
+    return seen
 
 
 def remove_tree(path: Path) -> None:

@@ -11,7 +11,6 @@ they can (:mod:`autograder.isolation.codec`) and as handles otherwise.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -91,6 +90,9 @@ class Server:
 
     def op_perf_flops(self, **args: Any) -> int:
         return self.perf.flops(**args)
+
+    def op_perf_exact_memory(self) -> None:
+        self.perf.exact_memory()
 
     def op_perf_cuda_peak(self) -> int | None:
         return self.perf.cuda_peak_bytes()

@@ -100,6 +100,18 @@ class PerfSession:
             call(*args, **kwargs)
         return int(counter.get_total_flops())
 
+    def exact_memory(self) -> None:
+        """Make every large allocation its own mapping, returned on free (glibc ``mallopt``): the process's
+        peak RSS then tracks what the code keeps alive, not what malloc happened to cache from earlier work.
+        Only before peak-memory measurements: it makes allocation slower, so timed tests run without it."""
+        import ctypes
+
+        M_MMAP_THRESHOLD = -3
+        try:
+            ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+        except (OSError, AttributeError):  # not glibc: peaks are coarser, but still compared alike
+            pass
+
     def cuda_peak_bytes(self) -> int | None:
         """Peak bytes allocated on the GPU since the last prepare (None without CUDA)."""
         if not torch.cuda.is_available():

@@ -40,6 +40,9 @@ class WorkerSide:
     def pid(self) -> int:
         return self.pool.worker().process.pid
 
+    def exact_memory(self) -> None:
+        self._request("perf_exact_memory")
+
     def cuda_peak_bytes(self) -> int | None:
         return self._request("perf_cuda_peak")
 
@@ -62,6 +65,9 @@ class LocalSide:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def exact_memory(self) -> None:
+        self.session.exact_memory()
 
     def cuda_peak_bytes(self) -> int | None:
         return self.session.cuda_peak_bytes()
