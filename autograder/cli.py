@@ -175,16 +175,20 @@ def calibrate(slug: str, runs: int) -> None:
     console.print(f"record written to {write_record(spec, calibrations)} (proposal = 99.5th percentile + 0.05)")
 
 
+def _package(slug: str, which: str, verb: str) -> None:
+    from autograder import packaging
+
+    layout, spec = _spec(slug)
+    path = getattr(packaging, which)(layout, spec)
+    console.print(f"{verb} {path} ({path.stat().st_size / 1024:.0f} KB)")
+
+
 @main.command()
 @click.argument("slug")
 @_fail_cleanly
 def build(slug: str) -> None:
     """Write dist/SLUG/autograder.zip for Gradescope (deterministic: same inputs, same bytes)."""
-    from autograder.packaging import build_autograder_zip
-
-    layout, spec = _spec(slug)
-    path = build_autograder_zip(layout, spec)
-    console.print(f"built {path} ({path.stat().st_size / 1024:.0f} KB)")
+    _package(slug, "build_autograder_zip", "built")
 
 
 @main.command()
@@ -192,11 +196,7 @@ def build(slug: str) -> None:
 @_fail_cleanly
 def release(slug: str) -> None:
     """Write dist/SLUG/starter.zip for students, refusing if reference code or hidden tests would leak."""
-    from autograder.packaging import build_starter_zip
-
-    layout, spec = _spec(slug)
-    path = build_starter_zip(layout, spec)
-    console.print(f"released {path} ({path.stat().st_size / 1024:.0f} KB)")
+    _package(slug, "build_starter_zip", "released")
 
 
 @main.command()

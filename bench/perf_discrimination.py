@@ -120,9 +120,11 @@ def main() -> None:
     parser.add_argument("--checks-variant", type=int, default=100)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--quiet-only", action="store_true")
+    parser.add_argument("--busy-only", action="store_true")
     options = parser.parse_args()
+    conditions = (False,) if options.quiet_only else (True,) if options.busy_only else (False, True)
     with tempfile.TemporaryDirectory() as scratch:
-        for busy in ((False,) if options.quiet_only else (False, True)):
+        for busy in conditions:
             run(options.checks_self, options.checks_variant, options.size, busy, Path(scratch) / str(busy))
             shutil.rmtree(Path(scratch) / str(busy), ignore_errors=True)
 

@@ -23,6 +23,17 @@ def _attack_is_student():
         return False
 
 
+def _attack_alive(pid):
+    """Whether process ``pid`` exists (a permission error means it does, under another account)."""
+    try:
+        _aos.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
 def _attack_in_worker():
     """True in the untrusted worker (started with --requests); False if this code ever runs in the runner."""
     return "--requests" in _asys.argv

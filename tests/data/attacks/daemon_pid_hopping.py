@@ -65,16 +65,6 @@ beat("hopping over")
 """
 
 
-def _attack_alive(pid):
-    try:
-        _aos.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 if _attack_is_student():
     _attack_daemon_pid_hopping()
 else:

@@ -49,16 +49,6 @@ def _attack_daemon_rewrites_results(lifetime_s=180.0):
         _aos._exit(0)
 
 
-def _attack_alive(pid):
-    try:
-        _aos.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 if _attack_is_student():
     _attack_daemon_rewrites_results()
 else:
