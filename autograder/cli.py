@@ -232,7 +232,7 @@ def check(slug: str | None, submission: Path) -> None:
         console.print("[green]All public tests that can run here pass.[/] Hidden tests use other shapes, seeds and "
                       "dtypes; make sure your code handles them too (see the handout).")
     if skipped:
-        console.print(f"{skipped} test(s) were skipped here: they compare with the reference solution or need a GPU, "
+        console.print(f"{skipped} test(s) were skipped here: they can only run on the grader (each says why above), "
                       "and run when you submit.")
 
 

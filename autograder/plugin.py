@@ -44,7 +44,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ag-perf", default=None, help="JSON file with the perf declarations and how to reach the reference side")
 
 
+_CONFIG: dict[str, pytest.Config] = {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG["config"] = config
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     fd = config.getoption("--ag-events-fd", None)
@@ -120,7 +124,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
-    if report.failed and "config" in _CONFIG:
+    if report.failed and "config" in _CONFIG:  # collect reports carry no config of their own
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else (str(report.longrepr) or "could not be collected")
         if message.startswith(("autograder.", "student.")):  # our own exception types: the text is the message
@@ -128,17 +132,14 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
         _emit(_CONFIG["config"], COLLECT_ERROR, file=report.nodeid, message=cap(message, 4000))
 
 
-_CONFIG: dict[str, pytest.Config] = {}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG["config"] = session.config
-
-
 # ---------------------------------------------------------------- running
-def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    _emit(_CONFIG["config"], START, nodeid=nodeid)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """START before setup, RESULT after teardown: the parent charges a test that never reports."""
+    _emit(item.config, START, nodeid=item.nodeid)
+    outcome = yield
+    _emit_result(item)
+    return outcome
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -209,12 +210,11 @@ def _inside(path: Path, directory: Path) -> bool:
         return False
 
 
-def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    config = _CONFIG["config"]
-    item = _CURRENT.get(nodeid)
-    record = item.stash.get(_ITEM_RECORD, None) if item is not None else None
+def _emit_result(item: pytest.Item) -> None:
+    record = item.stash.get(_ITEM_RECORD, None)
     if record is None:
         return
+    config = item.config
     pool = config.stash.get(_POOL, None)
     if pool is not None:
         pool.deadline = None
@@ -223,19 +223,10 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     score = record.get("score") if score is None else score
     board = getattr(obj, "__leaderboard_value__", None)
     board = record.get("leaderboard_value") if board is None else board
-    _emit(config, RESULT, nodeid=nodeid, phases=record["phases"], stdout=cap(record.get("worker_output", "") + record["stdout"]),
-          stderr=cap(record["stderr"]), score=score, leaderboard_value=board,
-          duration_s=round(time.perf_counter() - record["started"], 4), perf=record.get("perf"),
-          leaderboard_column=record.get("leaderboard_column"))
-
-
-_CURRENT: dict[str, pytest.Item] = {}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    _CURRENT.clear()
-    _CURRENT[item.nodeid] = item
+    _emit(config, RESULT, nodeid=item.nodeid, phases=record["phases"],
+          stdout=cap(record.get("worker_output", "") + record["stdout"]), stderr=cap(record["stderr"]),
+          score=score, leaderboard_value=board, duration_s=round(time.perf_counter() - record["started"], 4),
+          perf=record.get("perf"), leaderboard_column=record.get("leaderboard_column"))
 
 
 # ---------------------------------------------------------------- fixtures

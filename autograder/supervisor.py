@@ -135,7 +135,13 @@ class Supervisor:
         with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
             self._scratch = Path(scratch)
             self._perf_settings = self._scratch / "perf.json"
+            self._ini = self._scratch / "pytest.ini"
+            self._ini.write_text("[pytest]\n", encoding="utf-8")  # keeps the course repo's pytest config out
             account = self._prepare_isolation() if self.isolate else None
+            if self.spec.perf and not self.isolate:  # a local preview: the naive baseline, in-process
+                self._perf_settings.write_text(json.dumps({
+                    "declarations": [d.to_json() for d in self.spec.perf],
+                    "baseline_dir": str(self.spec.baseline_dir) if self.spec.baseline_dir else None}), encoding="utf-8")
             with sandbox.AccountLock(account) if account is not None else contextlib.nullcontext():
                 try:
                     while queue and time.monotonic() < self._deadline:
@@ -271,20 +277,14 @@ class Supervisor:
         return [_Unit(paths=unit.paths, only=owed)]
 
     def _command(self, unit: _Unit, write_fd: int) -> list[str]:
-        ini = self._scratch / "pytest.ini"
-        ini.write_text("[pytest]\n", encoding="utf-8")
         # No terminal reporter: its progress characters would land in the tests' captured output.
         command = [self.python, "-m", "pytest", "-p", "autograder.plugin", "-p", "no:cacheprovider",
-                   "-p", "no:terminal", "-c", str(ini), "--rootdir", str(self.spec.assignment_dir),
+                   "-p", "no:terminal", "-c", str(self._ini), "--rootdir", str(self.spec.assignment_dir),
                    "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir), "--ag-seed", str(self.seed),
                    "--ag-test-timeout", str(self.spec.limits.test_timeout_s)]
         if self.isolate:
             command += ["--ag-isolation", "process", "--ag-worker-settings", str(self._worker_settings)]
         if self.spec.perf:
-            if not self.isolate:
-                self._perf_settings.write_text(json.dumps({
-                    "declarations": [d.to_json() for d in self.spec.perf],
-                    "baseline_dir": str(self.spec.baseline_dir) if self.spec.baseline_dir else None}), encoding="utf-8")
             command += ["--ag-perf", str(self._perf_settings)]
         if self.reference_dir is not None:
             command += ["--ag-reference", str(self.reference_dir)]

@@ -164,7 +164,7 @@ class Worker:
             return codec.receive(self._replies, from_handle, self.settings.max_message_bytes, deadline)
         except codec.ChannelTimeout:
             self._lose("Your code did not finish within this test's time limit; look for an infinite loop or "
-                       "very slow code in the function the test called", timeout=True)
+                       "very slow code in the function the test called")
         except EOFError:
             self._lose(self._exit_reason())
         except codec.ProtocolError as exc:
@@ -179,7 +179,7 @@ class Worker:
             return "Your code's process stopped answering"
         return "Your code's process stopped: " + describe_exit(code).replace("the process", "it")
 
-    def _lose(self, reason: str, timeout: bool = False) -> None:
+    def _lose(self, reason: str) -> None:
         self.kill()
         self.dead_reason = reason
         raise WorkerLost(reason)

@@ -252,7 +252,7 @@ class Measurer:
         credit = stats.credit(ratio, self.decl.full, self.decl.zero)
         line = (f"peak memory {sub / 2**20:.1f} MiB vs {ref / 2**20:.1f} MiB for {self.reference_label} "
                 f"({ratio:.2f}×), {_credit_text(self.decl, '×')}: {credit:.0%} of the points")
-        verdict = stats.PASS if credit >= 1 else stats.FAIL if credit <= 0 else stats.PARTIAL
+        verdict = stats.verdict_of_credit(credit)
         return PerfResult(self.decl.name, "peak_memory", credit, verdict, line, ratio,
                           {"sub_bytes": peaks["sub"], "ref_bytes": peaks["ref"], "seed": seeds, "size": self.decl.size})
 
@@ -264,7 +264,7 @@ class Measurer:
         credit = stats.credit(ratio, self.decl.full, self.decl.zero)
         line = (f"{sub:,} FLOPs vs {ref:,} for {self.reference_label} ({ratio:.2f}×), "
                 f"{_credit_text(self.decl, '×')}: {credit:.0%} of the points")
-        verdict = stats.PASS if credit >= 1 else stats.FAIL if credit <= 0 else stats.PARTIAL
+        verdict = stats.verdict_of_credit(credit)
         return PerfResult(self.decl.name, "flops", credit, verdict, line, ratio,
                           {"sub_flops": sub, "ref_flops": ref, "seed": seed, "size": self.decl.size})
 
@@ -281,7 +281,7 @@ class Measurer:
         credit = stats.credit(slope, self.decl.full, self.decl.zero)
         line = (f"time grows like size^{slope:.2f} (R² {r2:.2f}; {self.reference_label}: size^{ref_slope:.2f}) over sizes "
                 f"{sizes}, {_credit_text(self.decl, '')} in the exponent: {credit:.0%} of the points")
-        verdict = stats.PASS if credit >= 1 else stats.FAIL if credit <= 0 else stats.PARTIAL
+        verdict = stats.verdict_of_credit(credit)
         return PerfResult(self.decl.name, "scaling", credit, verdict, line, slope,
                           {"sizes": sizes, "sub_s_per_call": per_call["sub"], "ref_s_per_call": per_call["ref"],
                            "r2": r2, "reference_exponent": ref_slope})

@@ -62,17 +62,17 @@ def credit(ratio: float, full: float, zero: float) -> float:
     return max(0.0, min(1.0, fraction))
 
 
+def verdict_of_credit(value: float) -> str:
+    """pass / partial / fail for a credit known exactly (memory, FLOPs, scaling: no interval to consult)."""
+    return PASS if value >= 1.0 - 1e-12 else FAIL if value <= 1e-12 else PARTIAL
+
+
 def verdict(estimate: RatioEstimate, full: float, zero: float, *, tolerance: float = 0.05) -> str:
     """pass / fail / partial when the interval pins the credit down to within ``tolerance``; else inconclusive."""
     a, b = credit(estimate.low, full, zero), credit(estimate.high, full, zero)
     if abs(a - b) > tolerance:
         return INCONCLUSIVE
-    value = credit(estimate.median, full, zero)
-    if value >= 1.0 - 1e-12:
-        return PASS
-    if value <= 1e-12:
-        return FAIL
-    return PARTIAL
+    return verdict_of_credit(credit(estimate.median, full, zero))
 
 
 def scaling_exponent(sizes: Sequence[float], values: Sequence[float]) -> tuple[float, float]:
