@@ -3,6 +3,7 @@ real engine (two workers, the runner's clock, output digests) against the honest
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,16 @@ CHEATS = {
     threading.Thread(target=late, daemon=True).start()
     return out
 """,
+    # Widens its own CPU affinity again and computes on every core while the reference gets one.
+    "computes_on_every_core": """    import os
+    os.sched_setaffinity(0, range(os.cpu_count()))
+    torch.set_num_threads(os.cpu_count())
+    model.eval()
+    with torch.inference_mode():
+        return model(x)
+""",
 }
+NEEDS_TWO_CPUS = {"computes_on_every_core"}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +68,8 @@ def a1():
 
 @pytest.mark.parametrize("cheat", sorted(CHEATS))
 def test_cheat_earns_no_time_credit(cheat: str, a1, tmp_path: Path) -> None:
+    if cheat in NEEDS_TWO_CPUS and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs to use more than the one it is given")
     source = (a1.reference_dir / "execution_modes.py").read_text()
     assert HONEST in source, "test bug: the reference's predict changed"
     (tmp_path / "execution_modes.py").write_text(source.replace(HONEST, CHEATS[cheat], 1))
@@ -66,7 +78,9 @@ def test_cheat_earns_no_time_credit(cheat: str, a1, tmp_path: Path) -> None:
     with worker_pair(tmp_path, a1.reference_dir, inputs) as (submission, reference):
         result = Measurer(declaration, submission, reference, seed=7).measure()
     assert result.credit < 1.0, result.line
-    if cheat != "patches_timers_and_is_slow":
+    if cheat in NEEDS_TWO_CPUS:
+        assert result.credit == 0.0 and "CPU cores busy" in result.line, result.line
+    elif cheat != "patches_timers_and_is_slow":
         assert result.credit == 0.0 and "returned different values" in result.line
     else:
         assert result.value is not None and result.value > 1.5, result.line  # the runner's clock saw the work
@@ -77,3 +91,5 @@ def test_honest_copy_earns_full_credit(a1, tmp_path: Path) -> None:
     with worker_pair(tmp_path, a1.reference_dir, [a1.assignment_dir / "tests" / "perf_inputs.py"]) as (sub, ref):
         result = Measurer(a1.perf_declaration("predict_time"), sub, ref, seed=3).measure()
     assert result.credit == 1.0, result.line
+    placement = result.extra["placement"]
+    assert placement["pinned"] and len(placement["cpus"]) == 1, placement  # both sides on the same CPU

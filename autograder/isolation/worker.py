@@ -91,8 +91,8 @@ class Server:
     def op_perf_flops(self, **args: Any) -> int:
         return self.perf.flops(**args)
 
-    def op_perf_exact_memory(self) -> None:
-        self.perf.exact_memory()
+    def op_perf_allocator(self, mode: str) -> None:
+        self.perf.allocator(mode)
 
     def op_perf_cuda_peak(self) -> int | None:
         return self.perf.cuda_peak_bytes()

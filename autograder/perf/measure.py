@@ -6,7 +6,9 @@ are interleaved (AB, BA, AB, ...), each on fresh inputs from a per-round seed, a
 absorbs first-call and torch.compile costs; the runner's clock times each batch; both sides' output digests
 must agree. The statistic is the median per-round ratio with a bootstrap interval; rounds continue while the
 interval leaves the credit uncertain, within a time budget. Peak memory, FLOPs and scaling exponents use the
-same sides.
+same sides. During a measurement both sides are pinned to the same CPUs and their mallocs are put in the same
+fixed state (autograder/perf/cpus.py, PerfSession.allocator): measured here, each of the two made a
+reference-vs-itself check drift by up to 20 %.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from autograder.perf import stats
+from autograder.perf import cpus, stats
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,23 @@ class Side(Protocol):
 
     def pid(self) -> int: ...
 
-    def exact_memory(self) -> None: ...
+    def allocator(self, mode: str) -> None: ...
+
+    def cpu_seconds(self) -> float | None: ...
 
     def cuda_peak_bytes(self) -> int | None: ...
 
 
-class DigestMismatch(Exception):
+class Unfair(Exception):
+    """The submission's measurement cannot be compared with the reference's; the test earns nothing."""
+
+
+class DigestMismatch(Unfair):
     """The submission's outputs on the timed inputs differ from the reference's."""
+
+
+class TooManyCpus(Unfair):
+    """The submission kept more CPUs busy than the declaration's thread count."""
 
 
 @dataclass
@@ -136,15 +148,20 @@ class Measurer:
         self.decl, self.sub, self.ref, self.device = decl, submission, reference, device
         self.rng = random.Random(seed)
         self.reference_label = reference_label
+        self.sub_cpu_s: float | None = 0.0  # CPU time the submission's worker used in timed rounds (None: unknown)
+        self.sub_wall_s = 0.0
+        self.sub_batches = 0
 
     def measure(self) -> PerfResult:
         method = {"time": self.time, "peak_memory": self.peak_memory, "flops": self.flops, "scaling": self.scaling}
         if self.decl.metric not in method:
             raise ValueError(f"unknown metric {self.decl.metric!r}")
-        try:
-            result = method[self.decl.metric]()
-        except DigestMismatch as exc:
-            return PerfResult(self.decl.name, self.decl.metric, 0.0, stats.FAIL, str(exc), extra={"fingerprint": fingerprint()})
+        with cpus.pinned_together([self.sub.pid(), self.ref.pid()], self.decl.threads) as placement:
+            try:
+                result = method[self.decl.metric]()
+            except Unfair as exc:
+                result = PerfResult(self.decl.name, self.decl.metric, 0.0, stats.FAIL, str(exc))
+        result.extra["placement"] = placement
         result.extra["fingerprint"] = fingerprint()
         result.extra["threads"] = self.decl.threads
         result.extra["device"] = self.device
@@ -159,6 +176,35 @@ class Measurer:
         start = time.perf_counter()
         digest = side.run()
         return time.perf_counter() - start, digest
+
+    def _timed_submission(self) -> tuple[float, list[float]]:
+        """Time the submission's batch and add up the CPU time its worker spent meanwhile."""
+        before = self.sub.cpu_seconds() if self.sub_cpu_s is not None else None
+        elapsed, digest = self._timed(self.sub)
+        after = self.sub.cpu_seconds() if before is not None else None
+        if before is None or after is None or self.sub_cpu_s is None:
+            self.sub_cpu_s = None
+        else:
+            self.sub_cpu_s += after - before
+            self.sub_wall_s += elapsed
+            self.sub_batches += 1
+        return elapsed, digest
+
+    def _check_cpus(self) -> None:
+        """Refuse a submission that kept more CPUs busy than it was given (measured by the runner, /proc)."""
+        if self.sub_cpu_s is None or self.device.startswith("cuda") or self.sub_wall_s <= 0 or not self.sub_batches:
+            return
+        busy = self.sub_cpu_s / self.sub_wall_s
+        if busy > cpus.busy_limit(self.decl.threads, self.sub_batches, self.sub_wall_s):
+            name = self.decl.function.rpartition(".")[2]
+            raise TooManyCpus(
+                f"Your {name} kept {busy:.1f} CPU cores busy on average while it was timed, but this comparison "
+                f"gives each side {self.decl.threads} thread(s). Don't change torch's thread count, start threads "
+                "or processes, or change CPU affinity in timed code; the reference runs under the same limit.")
+
+    def _set_allocator(self, mode: str) -> None:
+        for side in (self.sub, self.ref):
+            side.allocator(mode)
 
     def _check(self, sub_digest: list[float], ref_digest: list[float], seed: int) -> None:
         if not _agree(sub_digest, ref_digest, self.decl.rtol):
@@ -191,7 +237,7 @@ class Measurer:
             order = "AB" if len(samples["seed"]) % 2 == 0 else "BA"
             timings = {}
             for who in order:
-                timings[who] = self._timed(self.sub if who == "A" else self.ref)
+                timings[who] = self._timed_submission() if who == "A" else self._timed(self.ref)
             self._check(timings["A"][1], timings["B"][1], seed)
             samples["sub_s"].append(timings["A"][0])
             samples["ref_s"].append(timings["B"][0])
@@ -212,8 +258,10 @@ class Measurer:
 
     # ---------------------------------------------------------------- metrics
     def time(self) -> PerfResult:
+        self._set_allocator("steady")
         iterations = self._iterations(self.decl.size)
         samples = self._rounds(self.decl.size, iterations, self.decl.max_seconds)
+        self._check_cpus()
         estimate = stats.estimate_ratio(samples["ratio"])
         verdict = stats.verdict(estimate, self.decl.full, self.decl.zero)
         credit = stats.credit(estimate.median, self.decl.full, self.decl.zero)
@@ -231,8 +279,7 @@ class Measurer:
             pytest.skip("peak memory is compared only on the grader, where each side has a process of its own")
         peaks: dict[str, list[int]] = {"sub": [], "ref": []}
         seeds = []
-        for side in (self.sub, self.ref):
-            side.exact_memory()
+        self._set_allocator("exact")
         for _ in range(max(3, min(self.decl.min_rounds, 5))):
             seed = self.rng.getrandbits(31)
             seeds.append(seed)
@@ -271,11 +318,13 @@ class Measurer:
     def scaling(self) -> PerfResult:
         sizes = list(self.decl.sizes)
         per_call: dict[str, list[float]] = {"sub": [], "ref": []}
+        self._set_allocator("steady")
         for size in sizes:
             iterations = self._iterations(size)
             samples = self._rounds(size, iterations, self.decl.max_seconds / len(sizes), rounds_wanted=5)
             per_call["sub"].append(stats.median(samples["sub_s"]) / iterations)
             per_call["ref"].append(stats.median(samples["ref_s"]) / iterations)
+        self._check_cpus()
         slope, r2 = stats.scaling_exponent(sizes, per_call["sub"])
         ref_slope, _ = stats.scaling_exponent(sizes, per_call["ref"])
         credit = stats.credit(slope, self.decl.full, self.decl.zero)

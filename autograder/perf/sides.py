@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from autograder.perf import cpus
 from autograder.perf.batch import PerfSession
 
 
@@ -40,8 +41,11 @@ class WorkerSide:
     def pid(self) -> int:
         return self.pool.worker().process.pid
 
-    def exact_memory(self) -> None:
-        self._request("perf_exact_memory")
+    def allocator(self, mode: str) -> None:
+        self._request("perf_allocator", mode=mode)
+
+    def cpu_seconds(self) -> float | None:
+        return cpus.cpu_seconds(self.pid())
 
     def cuda_peak_bytes(self) -> int | None:
         return self._request("perf_cuda_peak")
@@ -66,8 +70,11 @@ class LocalSide:
     def pid(self) -> int:
         return os.getpid()
 
-    def exact_memory(self) -> None:
-        self.session.exact_memory()
+    def allocator(self, mode: str) -> None:
+        self.session.allocator(mode)
+
+    def cpu_seconds(self) -> float | None:
+        return None  # this process also runs the tests: its CPU time says nothing about the side
 
     def cuda_peak_bytes(self) -> int | None:
         return self.session.cuda_peak_bytes()
