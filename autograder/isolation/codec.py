@@ -13,15 +13,18 @@ not carry; the total size is checked before a byte of the body is read, so a gia
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import select
 import struct
+import sys
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 FRAME = struct.Struct("!QI")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
@@ -30,9 +33,17 @@ MAX_ITEMS = 1_000_000
 MAX_HEADER_BYTES = 64 * 1024 * 1024  # the JSON part; tensor data travels in the raw buffers after it
 ALIGN = 64
 
-DTYPES: dict[str, torch.dtype] = {str(d).removeprefix("torch."): d for d in (
-    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
-    torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
+
+
+@functools.cache
+def dtypes() -> dict[str, "torch.dtype"]:
+    """The dtypes that may cross. torch is imported on first use, not with this module: the runner starts
+    its first worker before it imports torch, so the two imports overlap (see plugin.pytest_load_initial_conftests)."""
+    import torch
+
+    return {str(d).removeprefix("torch."): d for d in (
+        torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
+        torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
 
 
 class ProtocolError(Exception):
@@ -58,12 +69,14 @@ class _Packer:
         self.buffers.append(data)
         return len(self.buffers) - 1
 
-    def tensor(self, value: torch.Tensor) -> dict[str, Any]:
+    def tensor(self, value: "torch.Tensor") -> dict[str, Any]:
+        import torch
+
         tensor = value.detach()
         if type(tensor) is not torch.Tensor:
             tensor = tensor.as_subclass(torch.Tensor)
         dtype = str(tensor.dtype).removeprefix("torch.")
-        if dtype not in DTYPES:
+        if dtype not in dtypes():
             raise ProtocolError(f"tensors of dtype {tensor.dtype} cannot be sent")
         node = {"$t": 0, "dtype": dtype, "shape": list(tensor.shape), "device": str(tensor.device),
                 "requires_grad": bool(value.requires_grad), "inference": bool(value.is_inference())}
@@ -101,11 +114,14 @@ class _Packer:
             if self.check_opaque is not None:
                 self.check_opaque(value)
             return {"$h": value._ag_handle}
-        if isinstance(value, torch.Tensor):
+        torch = sys.modules.get("torch")  # no tensor, dtype or device can exist before torch is imported
+        if torch is not None and isinstance(value, torch.Tensor):
             return self.tensor(value)
         kind = type(value)
         if kind.__module__ == "numpy":
             if kind.__name__ == "ndarray" and value.dtype.kind in "biufc":
+                import torch
+
                 return {"$nd": self.tensor(torch.from_numpy(value.copy()))}
             if getattr(value, "shape", None) == () and hasattr(value, "item"):
                 return self.pack(value.item(), depth + 1)  # numpy scalar
@@ -115,7 +131,7 @@ class _Packer:
         if isinstance(value, dict) and kind.__name__ in ("dict", "OrderedDict") and all(
                 isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
             return {"$d": [[self.pack(k), self.pack(v, depth + 1)] for k, v in value.items()]}
-        if isinstance(value, (torch.dtype, torch.device)) and self.to_handle is None:
+        if torch is not None and isinstance(value, (torch.dtype, torch.device)) and self.to_handle is None:
             return {"$str": str(value)}
         if self.to_handle is None:
             raise ProtocolError(f"a {kind.__name__} cannot be sent to student code; pass tensors, numbers, strings "
@@ -159,8 +175,10 @@ class _Unpacker:
             raise ProtocolError("buffer reference outside the message")
         return self.body[offset:offset + size]
 
-    def tensor(self, node: dict[str, Any]) -> torch.Tensor:
-        dtype = DTYPES.get(node.get("dtype"))  # type: ignore[arg-type]
+    def tensor(self, node: dict[str, Any]) -> "torch.Tensor":
+        import torch
+
+        dtype = dtypes().get(node.get("dtype"))  # type: ignore[arg-type]
         shape = node.get("shape")
         if dtype is None or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
             raise ProtocolError("malformed tensor")
