@@ -79,6 +79,7 @@ def _start_isolation(config: pytest.Config, options: Any) -> None:
     import sys
 
     from autograder.isolation.proxy import RemoteSubmission, SubmissionModuleFinder, WorkerPool, WorkerSettings
+    from autograder.perf.allocator import set_allocator
 
     raw = json.loads(Path(options.ag_worker_settings).read_text(encoding="utf-8"))
     settings = WorkerSettings(python=raw["python"], worker_root=Path(raw["worker_root"]),
@@ -87,6 +88,7 @@ def _start_isolation(config: pytest.Config, options: Any) -> None:
     pool = WorkerPool(settings)
     pool.outside_test_s = float(options.ag_test_timeout)
     pool.start()
+    set_allocator("steady")  # this side of the channel reuses its 1 MB receive buffers too (perf/allocator.py)
     view = RemoteSubmission(pool)
     sys.meta_path.insert(0, SubmissionModuleFinder(raw.get("modules", []), view))
     config.stash[_POOL], config.stash[_REMOTE] = pool, view

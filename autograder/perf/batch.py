@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import torch
 
+from autograder.perf.allocator import set_allocator
+
 
 @dataclass
 class Batch:
@@ -101,31 +103,8 @@ class PerfSession:
         return int(counter.get_total_flops())
 
     def allocator(self, mode: str) -> None:
-        """Put glibc's malloc into a fixed state, the same on both sides, before a measurement (``mallopt``).
-
-        By default malloc moves its mmap threshold as a process frees memory, so whether a 1 MB tensor comes
-        from recycled heap or from fresh, page-faulting pages depends on the process's history: two workers
-        running identical code differed by up to 20 % per check (docs/performance.md). Fixing the parameters
-        removes that:
-
-        - ``"steady"`` (time): blocks up to 32 MiB come from the heap, which is never trimmed, so after the
-          warm-up the timed rounds reuse memory instead of faulting it in;
-        - ``"exact"`` (peak memory): every block over 128 KiB is its own mapping, returned on free, so the
-          peak RSS tracks what the code keeps alive, not what malloc cached from earlier work.
-        """
-        import ctypes
-
-        settings = {"steady": (32 << 20, 1 << 30), "exact": (128 << 10, 128 << 10)}
-        if mode not in settings:
-            raise ValueError(f"unknown allocator mode {mode!r}")
-        mmap_threshold, trim_threshold = settings[mode]
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        try:
-            libc = ctypes.CDLL(None)
-            libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
-            libc.mallopt(M_TRIM_THRESHOLD, trim_threshold)
-        except (OSError, AttributeError):  # not glibc: noisier, but both sides alike
-            pass
+        """Put malloc in the fixed state ``mode`` before a measurement (see :func:`set_allocator`)."""
+        set_allocator(mode)
 
     def cuda_peak_bytes(self) -> int | None:
         """Peak bytes allocated on the GPU since the last prepare (None without CUDA)."""
