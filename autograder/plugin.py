@@ -59,8 +59,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if _POOL not in config.stash and config.getoption("--ag-isolation", "none") == "process":
         _start_isolation(config, config.option)  # the early hook below did not run
     config.stash.setdefault(_POOL, None)
-    if config.stash[_POOL] is not None:
-        config.stash[_STATE]["remote_submission"] = config.stash[_REMOTE]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -288,7 +286,7 @@ def submission(request: pytest.FixtureRequest) -> Any:
 
     Graded runs hand out a proxy to the student's own process; a student's local run imports the files here.
     """
-    remote = request.config.stash[_STATE].get("remote_submission")
+    remote = request.config.stash.get(_REMOTE, None)
     if remote is not None:
         return remote
     return _view(request, "--ag-submission", "submission", None)

@@ -34,7 +34,6 @@ MAX_HEADER_BYTES = 64 * 1024 * 1024  # the JSON part; tensor data travels in the
 ALIGN = 64
 
 
-
 @functools.cache
 def dtypes() -> dict[str, "torch.dtype"]:
     """The dtypes that may cross. torch is imported on first use, not with this module: the runner starts

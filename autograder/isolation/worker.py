@@ -4,8 +4,9 @@ Started by the runner (``python -m autograder.isolation.worker``) with two pipe 
 When started as root it first locks itself down (see :mod:`autograder.isolation.jail`): new network namespace,
 rlimits, no extra file descriptors, the unprivileged grading user. Then it imports torch and numpy (so the
 student's ``import torch`` gets the real, already-loaded module), moves into its copy of the submission, starts
-warming further imports on a side thread (:func:`warm_imports`) and serves requests: import a module, get or set an attribute, call, index, iterate. Results go back by value when
-they can (:mod:`autograder.isolation.codec`) and as handles otherwise.
+warming further imports on a side thread (:func:`warm_imports`) and serves requests: import a module, get or
+set an attribute, call, index, iterate. Results go back by value when they can
+(:mod:`autograder.isolation.codec`) and as handles otherwise.
 """
 
 from __future__ import annotations

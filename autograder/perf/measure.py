@@ -7,7 +7,7 @@ absorbs first-call and torch.compile costs; the runner's clock times each batch;
 must agree. The statistic is the median per-round ratio with a bootstrap interval; rounds continue while the
 interval leaves the credit uncertain, within a time budget. Peak memory, FLOPs and scaling exponents use the
 same sides. During a measurement both sides are pinned to the same CPUs and their mallocs are put in the same
-fixed state (autograder/perf/cpus.py, PerfSession.allocator): measured here, each of the two made a
+fixed state (autograder/perf/cpus.py, autograder/perf/allocator.py): measured here, each of the two made a
 reference-vs-itself check drift by up to 20 %.
 """
 
@@ -148,8 +148,8 @@ class Measurer:
         self.decl, self.sub, self.ref, self.device = decl, submission, reference, device
         self.rng = random.Random(seed)
         self.reference_label = reference_label
-        self.sub_cpu_s: float | None = 0.0  # CPU time the submission's worker used in timed rounds (None: unknown)
-        self.sub_wall_s = 0.0
+        self.sub_cpu_s: float | None = 0.0  # CPU time the submission's worker used in timed batches (None: unknown)
+        self.sub_wall_s = 0.0               # their wall time
         self.sub_batches = 0
 
     def measure(self) -> PerfResult:
@@ -179,20 +179,20 @@ class Measurer:
 
     def _timed_submission(self) -> tuple[float, list[float]]:
         """Time the submission's batch and add up the CPU time its worker spent meanwhile."""
-        before = self.sub.cpu_seconds() if self.sub_cpu_s is not None else None
+        before = self.sub.cpu_seconds()
         elapsed, digest = self._timed(self.sub)
-        after = self.sub.cpu_seconds() if before is not None else None
+        after = self.sub.cpu_seconds()
         if before is None or after is None or self.sub_cpu_s is None:
-            self.sub_cpu_s = None
-        else:
-            self.sub_cpu_s += after - before
-            self.sub_wall_s += elapsed
-            self.sub_batches += 1
+            self.sub_cpu_s = None  # e.g. a local preview: nothing to check
+            return elapsed, digest
+        self.sub_cpu_s += after - before
+        self.sub_wall_s += elapsed
+        self.sub_batches += 1
         return elapsed, digest
 
     def _check_cpus(self) -> None:
         """Refuse a submission that kept more CPUs busy than it was given (measured by the runner, /proc)."""
-        if self.sub_cpu_s is None or self.device.startswith("cuda") or self.sub_wall_s <= 0 or not self.sub_batches:
+        if self.sub_cpu_s is None or not self.sub_batches or self.device.startswith("cuda"):
             return
         busy = self.sub_cpu_s / self.sub_wall_s
         if busy > cpus.busy_limit(self.decl.threads, self.sub_batches, self.sub_wall_s):
