@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ag-worker-settings", default=None, help="JSON file describing how to start workers")
     group.addoption("--ag-test-timeout", type=float, default=60.0, help="seconds each test may spend in student code")
     group.addoption("--ag-perf", default=None, help="JSON file with the perf declarations and how to reach the reference side")
+    group.addoption("--ag-student-side", default="", help="comma-separated trusted helper modules (tests/NAME.py) "
+                    "that student_process.call may run in the student's process")
 
 
 _CONFIG: dict[str, pytest.Config] = {}
@@ -312,6 +314,39 @@ def set_leaderboard_value(request: pytest.FixtureRequest) -> Callable[[Any], Non
     def _set(value: Any) -> None:
         request.node.stash[_ITEM_RECORD]["leaderboard_value"] = value
     return _set
+
+
+@pytest.fixture
+def student_process(request: pytest.FixtureRequest) -> Any:
+    """Trusted work in the student's process: ``student_process.build(model)`` (a copy of a model, built
+    there, as a handle), ``.seed(n)``, ``.call("module.function", ...)``; see autograder/kit/process.py."""
+    from autograder.kit.process import StudentProcess, local_caller, remote_caller
+
+    keep = tuple(name for name in request.config.getoption("--ag-student-side").split(",") if name)
+    pool = request.config.stash.get(_POOL, None)
+    if pool is not None:
+        return StudentProcess(remote_caller(pool), keep)
+    return StudentProcess(local_caller(request.config.rootpath / "tests"), keep)
+
+
+@pytest.fixture
+def submitted_source(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``submitted_source("execution_modes.py")``: the text of a submitted file as the student submitted it,
+    read by the test process (student code cannot change what this returns)."""
+    import json
+
+    settings = request.config.getoption("--ag-worker-settings", None)
+    if settings:
+        folder = Path(json.loads(Path(settings).read_text(encoding="utf-8"))["submission"])
+    else:
+        folder = Path(request.config.getoption("--ag-submission") or ".")
+
+    def read(name: str) -> str:
+        path = folder / name
+        if not path.is_file():
+            raise AssertionError(f"{name} was not submitted")
+        return path.read_text(encoding="utf-8", errors="replace")
+    return read
 
 
 PERF_TEST_TIMEOUT_S = 180.0

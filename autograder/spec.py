@@ -97,6 +97,7 @@ class AssignmentSpec:
     test_folders: tuple[TestFolder, ...]
     perf: tuple[PerfDeclaration, ...] = ()
     baseline_dir: Path | None = None  # naive implementation shipped to students for local perf previews
+    student_side: tuple[str, ...] = ()  # trusted helper modules (tests/NAME.py) run in the student's process
 
     def perf_declaration(self, name: str) -> PerfDeclaration | None:
         return next((d for d in self.perf if d.name == name), None)
@@ -281,6 +282,11 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
         if not folder_path.is_dir() or not any(folder_path.glob("test_*.py")):
             raise SpecError(path, f"tests.{name}.path", f"{folder_path} holds no test_*.py files",
                             "create the folder with at least one test file or fix the path")
+    student_side = tests.strings("student_side", [])
+    for module in student_side:
+        if not (assignment_dir / "tests" / f"{module}.py").is_file():
+            raise SpecError(path, "tests.student_side", f"names {module!r}, but tests/{module}.py does not exist",
+                            "list module names of files in the assignment's tests/ folder, without .py")
     tests.refuse_unknown()
     perf = _perf_declarations(path, top.table("perf", {}), assignment_dir, submission, devices)
     top.refuse_unknown()
@@ -289,7 +295,7 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
         slug=slug, title=title, spec_path=path, assignment_dir=assignment_dir,
         reference_dir=reference_dir, starter_dir=starter_dir, handout=handout,
         devices=devices, requirements=requirements, submission=submission, limits=limits,
-        test_folders=tuple(folders), perf=perf, baseline_dir=baseline_dir,
+        test_folders=tuple(folders), perf=perf, baseline_dir=baseline_dir, student_side=student_side,
     )
 
 

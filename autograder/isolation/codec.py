@@ -1,6 +1,7 @@
 """Values that cross between the trusted runner and the untrusted worker, and the only way they are decoded.
 
-Tensors, numpy arrays, numbers, strings, bytes, None and lists/tuples/dicts of them cross *by value*. Anything
+Tensors, numpy arrays, numbers, strings, bytes, None, ``torch.dtype``s, ``torch.device``s and
+lists/tuples/dicts of them cross *by value*. Anything
 else (modules, nn.Module instances, functions, generators) stays in the worker behind a numbered *handle* the
 runner can pass back into later calls.
 
@@ -130,8 +131,12 @@ class _Packer:
         if isinstance(value, dict) and kind.__name__ in ("dict", "OrderedDict") and all(
                 isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
             return {"$d": [[self.pack(k), self.pack(v, depth + 1)] for k, v in value.items()]}
-        if torch is not None and isinstance(value, (torch.dtype, torch.device)) and self.to_handle is None:
-            return {"$str": str(value)}
+        if torch is not None and isinstance(value, torch.dtype):
+            name = str(value).removeprefix("torch.")
+            if name in dtypes():  # by value both ways: a test's torch.float64 is the student's torch.float64
+                return {"$dtype": name}
+        if torch is not None and isinstance(value, torch.device):
+            return {"$device": str(value)}
         if self.to_handle is None:
             raise ProtocolError(f"a {kind.__name__} cannot be sent to student code; pass tensors, numbers, strings "
                                 "or containers of them, or objects that came from the student's code")
@@ -245,8 +250,10 @@ class _Unpacker:
             return self._number(node)
         if "$bigint" in node and isinstance(node["$bigint"], str) and len(node["$bigint"]) < 5000:
             return int(node["$bigint"])
-        if "$str" in node and isinstance(node["$str"], str):
-            return node["$str"]
+        if "$dtype" in node and node["$dtype"] in dtypes():
+            return dtypes()[node["$dtype"]]
+        if "$device" in node and isinstance(node["$device"], str) and len(node["$device"]) < 40:
+            return _device(node["$device"])
         raise ProtocolError("unknown value kind")
 
     def _number(self, node: Any) -> float:
@@ -255,6 +262,15 @@ class _Unpacker:
         if isinstance(node, dict) and node.get("$float") in ("nan", "inf", "-inf"):
             return float(node["$float"])
         raise ProtocolError("malformed number")
+
+
+def _device(name: str) -> "torch.device":
+    import torch
+
+    try:
+        return torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ProtocolError("malformed device") from None
 
 
 def _bad() -> Any:

@@ -102,6 +102,13 @@ class Server:
     def op_perf_cuda_peak(self) -> int | None:
         return self.perf.cuda_peak_bytes()
 
+    def op_trusted_call(self, function: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Run a function of the grader's own files in lib/ (autograder.kit.remote, declared student_side
+        modules) here: what ``student_process.call`` does in tests (see autograder/kit/process.py)."""
+        from autograder.kit.remote import resolve
+
+        return resolve(function)(*args, **kwargs)
+
     def op_getattr(self, target: Any, name: str) -> Any:
         return getattr(target, name)
 

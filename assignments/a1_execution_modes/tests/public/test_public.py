@@ -3,7 +3,7 @@
 Expected values are computed while grading, on fresh random inputs drawn from the run's seed (``--ag-seed N``
 replays a run): gradients by autograd, FLOPs by FlopCounterMode, and the lecture's model by
 ``helpers.LectureNetwork`` (these tests also run on your machine, where there is no reference solution).
-See tests/conftest.py for the helpers.
+See tests/conftest.py for a1's helpers and ``autograder.kit`` for the generic ones (tensor checks, inputs).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from gradescope_utils.autograder_utils.decorators import number, weight
+
+from autograder import kit
 
 
 # ---------------------------------------------------------------- devices and the model
@@ -21,9 +23,8 @@ def test_get_device(submission, helpers):
     student = submission.execution_modes
     expected = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
     got = student.get_device()
-    kind = helpers.device_type(got)
-    assert kind is not None, f"expected get_device() to return a torch.device, got {got!r}"
-    assert kind == expected, f"on this machine expected get_device() to return device(type={expected!r}), got {got!r}"
+    assert isinstance(got, torch.device), f"expected get_device() to return a torch.device, got {got!r}"
+    assert got.type == expected, f"on this machine expected get_device() to return device(type={expected!r}), got {got!r}"
 
 
 @weight(3)
@@ -33,10 +34,10 @@ def test_model_structure_and_forward(submission, rng, helpers):
     student = submission.execution_modes
     model = student.NeuralNetwork()
     flatten = getattr(model, "flatten", None)
-    assert helpers.module_kind(flatten) == "Flatten", f"expected model.flatten to be an nn.Flatten(), got {flatten!r}"
+    assert kit.module_kind(flatten) == "Flatten", f"expected model.flatten to be an nn.Flatten(), got {flatten!r}"
     stack = getattr(model, "linear_relu_stack", None)
-    assert helpers.module_kind(stack) == "Sequential", f"expected model.linear_relu_stack to be an nn.Sequential, got {stack!r}"
-    kinds = [helpers.module_kind(stack[i]) for i in range(len(stack))]
+    assert kit.module_kind(stack) == "Sequential", f"expected model.linear_relu_stack to be an nn.Sequential, got {stack!r}"
+    kinds = [kit.module_kind(stack[i]) for i in range(len(stack))]
     assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear"], (
         f"expected linear_relu_stack to hold Linear, ReLU, Linear, ReLU, Linear; got {', '.join(kinds) or 'nothing'}")
     shapes = [(stack[i].in_features, stack[i].out_features) for i in (0, 2, 4)]
@@ -50,93 +51,97 @@ def test_model_structure_and_forward(submission, rng, helpers):
 
     expected_model = helpers.LectureNetwork(20, 16, 5)
     expected_model.load_state_dict(small.state_dict())
-    x = helpers.randn(rng, 6, 1, 4, 5)  # images of 4x5 pixels: forward must flatten them to 20 features
+    x = kit.randn(rng, 6, 1, 4, 5)  # images of 4x5 pixels: forward must flatten them to 20 features
     with torch.no_grad():
         expected = expected_model(x)
-    helpers.check_tensor(small(x), expected, "NeuralNetwork(20, 16, 5)(x) for x of shape (6, 1, 4, 5)",
+    kit.assert_tensor(small(x), expected, "NeuralNetwork(20, 16, 5)(x) for x of shape (6, 1, 4, 5)",
                          like="(batch, num_classes)")
 
 
 # ---------------------------------------------------------------- the backward program, by hand
 @weight(2)
 @number("1.3")
-def test_relu_backward(submission, rng, helpers):
+def test_relu_backward(submission, student_process, submitted_source, rng, helpers):
     """relu_backward matches autograd"""
+    kit.assert_by_hand(submitted_source("execution_modes.py"), "relu_backward")
     student = submission.execution_modes
-    x = helpers.randn(rng, 5, 7)
+    x = kit.randn(rng, 5, 7)
     x[0, :3] = 0.0  # at exactly 0 the gradient is 0, as in PyTorch
-    grad_output = helpers.randn(rng, 5, 7)
+    grad_output = kit.randn(rng, 5, 7)
     leaf = x.clone().requires_grad_(True)
     F.relu(leaf).backward(grad_output)
-    with helpers.no_autograd("relu_backward", submission):
+    with kit.no_autograd(student_process):
         got = student.relu_backward(grad_output, x)
-    helpers.check_tensor(got, leaf.grad, "relu_backward(grad_output, x)", like="x")
+    kit.assert_tensor(got, leaf.grad, "relu_backward(grad_output, x)", like="x")
 
 
 @weight(2)
 @number("1.4")
-def test_linear_backward(submission, rng, helpers):
+def test_linear_backward(submission, student_process, submitted_source, rng, helpers):
     """linear_backward matches autograd"""
+    kit.assert_by_hand(submitted_source("execution_modes.py"), "linear_backward")
     student = submission.execution_modes
     batch, fan_in, fan_out = 4, 6, 3
-    x, weight_, bias = helpers.randn(rng, batch, fan_in), helpers.randn(rng, fan_out, fan_in), helpers.randn(rng, fan_out)
-    grad_output = helpers.randn(rng, batch, fan_out)
+    x, weight_, bias = kit.randn(rng, batch, fan_in), kit.randn(rng, fan_out, fan_in), kit.randn(rng, fan_out)
+    grad_output = kit.randn(rng, batch, fan_out)
     leaves = [t.clone().requires_grad_(True) for t in (x, weight_, bias)]
     F.linear(*leaves).backward(grad_output)
-    with helpers.no_autograd("linear_backward", submission):
+    with kit.no_autograd(student_process):
         got = student.linear_backward(grad_output, x, weight_)
     assert isinstance(got, tuple) and len(got) == 3, f"expected linear_backward to return (grad_x, grad_weight, grad_bias), got {got!r:.200}"
     for value, leaf, name, like in zip(got, leaves, ("grad_x", "grad_weight", "grad_bias"), ("x", "weight", "the bias")):
-        helpers.check_tensor(value, leaf.grad, name, like=f"{like}, {tuple(leaf.shape)}")
+        kit.assert_tensor(value, leaf.grad, name, like=f"{like}, {tuple(leaf.shape)}")
 
 
 @weight(3)
 @number("1.5")
-def test_cross_entropy_backward(submission, rng, helpers):
+def test_cross_entropy_backward(submission, student_process, submitted_source, rng, helpers):
     """cross_entropy_backward matches F.cross_entropy and autograd"""
+    kit.assert_by_hand(submitted_source("execution_modes.py"), "cross_entropy_backward")
     student = submission.execution_modes
-    logits = helpers.randn(rng, 8, 5) * 3
-    targets = helpers.random_targets(rng, 8, 5)
+    logits = kit.randn(rng, 8, 5) * 3
+    targets = kit.random_targets(rng, 8, 5)
     leaf = logits.clone().requires_grad_(True)
     expected_loss = F.cross_entropy(leaf, targets)
     expected_loss.backward()
-    with helpers.no_autograd("cross_entropy_backward", submission):
+    with kit.no_autograd(student_process):
         got = student.cross_entropy_backward(logits, targets)
     assert isinstance(got, tuple) and len(got) == 2, f"expected cross_entropy_backward to return (loss, grad_logits), got {got!r:.200}"
-    helpers.check_tensor(got[0], expected_loss, "loss", like="a 0-dim tensor, as F.cross_entropy returns")
-    helpers.check_tensor(got[1], leaf.grad, "grad_logits", like="logits")
+    kit.assert_tensor(got[0], expected_loss, "loss", like="a 0-dim tensor, as F.cross_entropy returns")
+    kit.assert_tensor(got[1], leaf.grad, "grad_logits", like="logits")
 
 
 @weight(2)
 @number("1.6")
-def test_mlp_backward(submission, rng, helpers):
+def test_mlp_backward(submission, student_process, submitted_source, rng, helpers):
     """mlp_backward matches autograd on a small NeuralNetwork"""
+    kit.assert_by_hand(submitted_source("execution_modes.py"), "mlp_backward")
     student = submission.execution_modes
     model = helpers.LectureNetwork(12, 10, 4)
-    theirs = helpers.to_student(submission, model).requires_grad_(False)  # their copy: no autograd possible
-    x, targets = helpers.randn(rng, 6, 12), helpers.random_targets(rng, 6, 4)
+    theirs = student_process.build(model).requires_grad_(False)  # their copy: no autograd possible
+    x, targets = kit.randn(rng, 6, 12), kit.random_targets(rng, 6, 4)
     expected_loss, expected = helpers.autograd_param_grads(model, x, targets)
-    with helpers.no_autograd("mlp_backward", submission):
+    with kit.no_autograd(student_process):
         got = student.mlp_backward(theirs, x, targets)
     assert isinstance(got, tuple) and len(got) == 2, f"expected mlp_backward to return (loss, grads), got {got!r:.200}"
     loss, grads = got
-    helpers.check_tensor(loss, expected_loss, "loss", like="a 0-dim tensor")
+    kit.assert_tensor(loss, expected_loss, "loss", like="a 0-dim tensor")
     assert isinstance(grads, dict) and set(grads) == set(expected), (
         f"expected grads to be a dict with the keys of model.named_parameters(): {sorted(expected)}; "
         f"got {sorted(grads) if isinstance(grads, dict) else type(grads).__name__}")
     for name, value in expected.items():
-        helpers.check_tensor(grads[name], value, f"grads[{name!r}]", like=f"the parameter, {tuple(value.shape)}")
+        kit.assert_tensor(grads[name], value, f"grads[{name!r}]", like=f"the parameter, {tuple(value.shape)}")
 
 
 # ---------------------------------------------------------------- inference mode
 @weight(2)
 @number("1.7")
-def test_predict(submission, rng, helpers):
+def test_predict(submission, student_process, rng, helpers):
     """predict runs in eval mode under inference_mode and keeps no graph"""
     student = submission.execution_modes
     model = helpers.LectureNetwork(12, 10, 4)
-    theirs = helpers.to_student(submission, model.train())
-    x = helpers.randn(rng, 3, 12)
+    theirs = student_process.build(model.train())
+    x = kit.randn(rng, 3, 12)
     with torch.no_grad():
         expected = model(x)
     out = student.predict(theirs, x)  # grad mode is on here, as in a training script
@@ -144,7 +149,7 @@ def test_predict(submission, rng, helpers):
     assert not theirs.training, "expected predict to leave the model in eval mode (call model.eval())"
     assert not out.requires_grad, "expected predict's output to carry no autograd graph (out.requires_grad is True)"
     assert torch.is_inference(out), "expected predict's output to be an inference tensor: run the forward under torch.inference_mode()"
-    helpers.check_tensor(out, expected, "predict(model, x)", like="(batch, num_classes)")
+    kit.assert_tensor(out, expected, "predict(model, x)", like="(batch, num_classes)")
 
 
 # ---------------------------------------------------------------- what each mode costs
@@ -155,7 +160,7 @@ def test_layer_flops_default_sizes(submission, rng, helpers):
     student = submission.execution_modes
     sizes, batch = [784, 512, 512, 10], 64
     model = helpers.LectureNetwork()
-    x, targets = helpers.randn(rng, batch, 1, 28, 28), helpers.random_targets(rng, batch, 10)
+    x, targets = kit.randn(rng, batch, 1, 28, 28), kit.random_targets(rng, batch, 10)
     for mode in ("inference", "training"):
         expected = helpers.measured_layer_flops(model, x, mode, targets)
         got = student.layer_flops(list(sizes), batch, mode)
@@ -170,11 +175,11 @@ def test_layer_flops_default_sizes(submission, rng, helpers):
 # ---------------------------------------------------------------- putting it together
 @weight(3)
 @number("1.9")
-def test_train_digits(submission, seed, helpers):
+def test_train_digits(submission, student_process, seed, helpers):
     """train_digits reaches 95% accuracy on held-out digits in 20 epochs"""
     student = submission.execution_modes
     x_train, y_train, x_test, y_test = helpers.digits_split(0)
-    helpers.seed_student(submission, seed)
+    student_process.seed(seed)
     model = student.train_digits(x_train, y_train, epochs=20)
     accuracy = helpers.held_out_accuracy(model, x_test, y_test)
     assert accuracy >= 0.95, (
