@@ -76,17 +76,19 @@ def take_in(submission: Path, spec: AssignmentSpec, into: Path, *, note_extra_fi
 
 def grade(spec: AssignmentSpec, submission: Path, *, folders: tuple[str, ...] | None = None,
           seed: int | None = None, reference_dir: Path | None = None, local: bool = False,
-          isolate: bool | None = None) -> dict[str, Any]:
+          isolate: bool | None = None, slot: int = 0) -> dict[str, Any]:
     """Grade ``submission`` and return the results.json document. Never raises for problems in student code.
 
     ``local`` is a student's own run (`check`): no reference is available, tests needing it are skipped, and
     the student's code is imported by the test process (easy to debug). Graded runs isolate it in a worker;
-    ``isolate=False`` exists only to measure what isolation costs (bench/isolation.py).
+    ``isolate=False`` exists only to measure what isolation costs (bench/isolation.py). ``slot`` picks the pair
+    of grading accounts (``sandbox.slot_users``): parallel runs on one machine each need a slot of their own,
+    and runs on the same slot wait for each other.
     """
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
         intake = take_in(submission, spec, Path(scratch) / "submission", note_extra_files=not local)
         reference = reference_dir if local else (reference_dir or spec.reference_dir)
         supervisor = Supervisor(spec, intake.directory, reference, folders=folders, seed=seed,
-                                isolate=(not local) if isolate is None else isolate)
+                                isolate=(not local) if isolate is None else isolate, slot=slot)
         record = supervisor.run()
     return build_results(spec, record, notes=intake.notes, submission_files=intake.files)

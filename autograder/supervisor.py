@@ -111,8 +111,9 @@ class Supervisor:
 
     def __init__(self, spec: AssignmentSpec, submission_dir: Path, reference_dir: Path | None, *,
                  folders: tuple[str, ...] | None = None, seed: int | None = None,
-                 python: str = sys.executable, isolate: bool = True) -> None:
+                 python: str = sys.executable, isolate: bool = True, slot: int = 0) -> None:
         self.spec = spec
+        self.slot = slot  # grading slot: which pair of accounts runs the code (sandbox.slot_users)
         self.submission_dir = submission_dir
         self.reference_dir = reference_dir
         self.folders = [f for f in spec.test_folders if folders is None or f.name in folders]
@@ -137,21 +138,22 @@ class Supervisor:
             self._perf_settings = self._scratch / "perf.json"
             self._ini = self._scratch / "pytest.ini"
             self._ini.write_text("[pytest]\n", encoding="utf-8")  # keeps the course repo's pytest config out
-            account = self._prepare_isolation() if self.isolate else None
+            accounts = sandbox.slot_accounts(self.slot) if self.isolate else None
             if self.spec.perf and not self.isolate:  # a local preview: the naive baseline, in-process
                 self._perf_settings.write_text(json.dumps({
                     "declarations": [d.to_json() for d in self.spec.perf],
                     "baseline_dir": str(self.spec.baseline_dir) if self.spec.baseline_dir else None}), encoding="utf-8")
-            with sandbox.AccountLock(account) if account is not None else contextlib.nullcontext():
+            # The lock comes first: even the account probe in _prepare_isolation runs as the grading account.
+            with sandbox.AccountLock(accounts[0]) if accounts is not None else contextlib.nullcontext():
+                account = self._prepare_isolation(accounts) if self.isolate else None
                 try:
                     while queue and time.monotonic() < self._deadline:
                         queue[:0] = self._run_unit(queue.pop(0))
                 finally:
                     if account is not None:
                         killed = sandbox.kill_user_processes(account.uid)
-                        reference = sandbox.grading_account(sandbox.REFERENCE_USER, create=False)
-                        if reference is not None:
-                            sandbox.kill_user_processes(reference.uid)
+                        assert accounts is not None
+                        sandbox.kill_user_processes(accounts[1].uid)  # this slot's reference account
                         self._isolation["processes_killed_after_run"] = killed
                     if self.isolate:
                         sandbox.remove_tree(self._worker_root)
@@ -169,9 +171,9 @@ class Supervisor:
                          diagnostics=self._diagnostics)
 
     # ------------------------------------------------------------ isolation
-    def _prepare_isolation(self) -> "sandbox.Account | None":
+    def _prepare_isolation(self, accounts: "tuple[sandbox.Account, sandbox.Account] | None") -> "sandbox.Account | None":
         """Worker root, account and jail settings; the runner starts workers from these."""
-        account = sandbox.grading_account()
+        account = accounts[0] if accounts is not None else None
         if account is not None and (problem := sandbox.account_can_run(self.python, account)):
             raise AutograderError(problem)
         self._worker_root = sandbox.prepare_worker_root()
@@ -179,6 +181,7 @@ class Supervisor:
         if account is not None:
             jail.update(uid=account.uid, gid=account.gid, user=account.name)
             self._isolation["user"] = account.name
+            self._isolation["slot"] = self.slot
         else:
             self._isolation["user"] = "same as the grader (not root)"
             self._notes.append("Your code ran in its own process, but as the grader's user: the grader was not "
@@ -190,10 +193,10 @@ class Supervisor:
             "jail": jail, "modules": modules, "max_message_bytes": self.spec.limits.max_return_mb * 1024 * 1024,
         }), encoding="utf-8")
         if self.spec.perf:
-            self._prepare_perf(jail, account)
+            self._prepare_perf(jail, accounts[1] if accounts is not None else None)
         return account
 
-    def _prepare_perf(self, jail: dict[str, Any], account: "sandbox.Account | None") -> None:
+    def _prepare_perf(self, jail: dict[str, Any], reference_account: "sandbox.Account | None") -> None:
         """Perf tests need the input generators in the workers' lib/ and a reference worker of the same kind,
         under an account of its own so the student's worker cannot read the reference's files."""
         for declaration in self.spec.perf:
@@ -201,9 +204,7 @@ class Supervisor:
             shutil.copy2(self.spec.assignment_dir / "tests" / f"{module}.py", self._worker_root / "lib" / f"{module}.py")
             os.chmod(self._worker_root / "lib" / f"{module}.py", 0o644)
         reference_jail = dict(jail)
-        if account is not None:
-            reference_account = sandbox.grading_account(sandbox.REFERENCE_USER)
-            assert reference_account is not None
+        if reference_account is not None:
             reference_jail.update(uid=reference_account.uid, gid=reference_account.gid, user=reference_account.name)
         self._perf_settings.write_text(json.dumps({
             "declarations": [d.to_json() for d in self.spec.perf],

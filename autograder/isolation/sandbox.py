@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,27 @@ from pathlib import Path
 
 STUDENT_USER = "autograder-student"
 REFERENCE_USER = "autograder-reference"  # runs the reference beside the student's code in perf tests
+MAX_SLOTS = 64  # parallel grading runs on one machine; each slot has its own pair of accounts
+
+
+def slot_users(slot: int = 0) -> tuple[str, str]:
+    """(student account, reference account) of grading slot ``slot``.
+
+    Slot 0 keeps the historical names; slot k > 0 appends ``-k``. Parallel runs (``regrade -j N``) each take
+    a slot of their own, because the clean-up at the end of a run kills every process of its accounts.
+    """
+    if not 0 <= slot < MAX_SLOTS:
+        raise ValueError(f"grading slot {slot} is outside 0..{MAX_SLOTS - 1}")
+    suffix = "" if slot == 0 else f"-{slot}"
+    return STUDENT_USER + suffix, REFERENCE_USER + suffix
+
+
+def slot_accounts(slot: int = 0, create: bool = True) -> "tuple[Account, Account] | None":
+    """The slot's (student, reference) accounts, created when missing and root; None when not root."""
+    student, reference = (grading_account(name, create=create) for name in slot_users(slot))
+    if student is None or reference is None:
+        return None
+    return student, reference
 
 
 @dataclass(frozen=True)
@@ -40,12 +62,24 @@ def grading_account(name: str = STUDENT_USER, create: bool = True) -> Account | 
     except KeyError:
         if not create:
             return None
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", "--user-group", name], check=True, capture_output=True)
-        entry = pwd.getpwnam(name)
+        entry = _create_account(name)
     if entry.pw_uid == 0:
         raise RuntimeError(f"user {name} has uid 0; it must be unprivileged")
     return Account(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+def _create_account(name: str, attempts: int = 20) -> pwd.struct_passwd:
+    """useradd, tolerating a parallel run that creates the same account or holds /etc/passwd's lock meanwhile."""
+    for attempt in range(attempts):
+        done = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                               "--shell", "/usr/sbin/nologin", "--user-group", name], capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            if attempt == attempts - 1:
+                raise RuntimeError(f"could not create the grading account {name}: {done.stderr.strip()}") from None
+            time.sleep(0.1 + 0.05 * attempt)  # "cannot lock /etc/passwd; try again later"
+    raise AssertionError("unreachable")
 
 
 def interpreter_folders(python: str) -> list[Path]:
@@ -99,22 +133,55 @@ def prepare_worker_root() -> Path:
 
 
 class AccountLock:
-    """Holds the grading account for one run: a second grading run as root waits instead of sharing the
-    account (the clean-up at the end of a run kills every process of the account, its workers included)."""
+    """Holds a grading slot's accounts for one run: a second run on the same slot waits instead of sharing them
+    (the clean-up at the end of a run kills every process of the accounts, another run's workers included).
 
-    def __init__(self, account: Account) -> None:
-        self.path = Path(tempfile.gettempdir()) / f"{account.name}.lock"
+    Everything that starts processes under a grading account takes this lock first: ``grade`` (the
+    supervisor), calibration's and the benches' worker pairs. The lock is an ``flock`` on
+    ``$TMPDIR/<student account>.lock``, released by the kernel if the holder dies. It is re-entrant within one
+    thread (a tool holding it may call code that takes it again); other threads and processes wait.
+    """
+
+    _held: dict[tuple[str, int], int] = {}
+
+    def __init__(self, account: Account | str) -> None:
+        name = account if isinstance(account, str) else account.name
+        self.path = Path(tempfile.gettempdir()) / f"{name}.lock"
+        self._key = (str(self.path), threading.get_ident())
+
+    @classmethod
+    def for_slot(cls, slot: int = 0) -> "AccountLock":
+        return cls(slot_users(slot)[0])
 
     def __enter__(self) -> "AccountLock":
         import fcntl
 
-        self._file = self.path.open("a")
-        os.chmod(self.path, 0o600)
-        fcntl.flock(self._file, fcntl.LOCK_EX)
+        depth = AccountLock._held.get(self._key, 0)
+        if depth == 0:
+            self._file = self.path.open("a")
+            os.chmod(self.path, 0o600)
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        AccountLock._held[self._key] = depth + 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._file.close()  # closing releases the lock
+        depth = AccountLock._held.pop(self._key) - 1
+        if depth:
+            AccountLock._held[self._key] = depth
+        else:
+            self._file.close()  # closing releases the lock
+
+    def busy(self) -> bool:
+        """True when another process holds this lock now (a quick, non-blocking probe)."""
+        import fcntl
+
+        with self.path.open("a") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            return False
 
 
 def user_processes(uid: int) -> list[int]:

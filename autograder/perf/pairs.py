@@ -8,6 +8,7 @@ side under the reference account, the assignment's input generators on the worke
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from autograder.perf.sides import WorkerSide
 
 
 def jail_for(user: str) -> dict:
+    """Jail settings running as ``user`` (when root); the caller holds that slot's AccountLock."""
     account = sandbox.grading_account(user)
     jail: dict = {"rlimits": {}, "block_network": True}
     if account is not None:
@@ -27,14 +29,27 @@ def jail_for(user: str) -> dict:
 
 
 @contextlib.contextmanager
-def worker_pair(submission: Path, reference: Path, lib_modules: list[Path]) -> Iterator[tuple[WorkerSide, WorkerSide]]:
-    """Yield (submission side, reference side); ``lib_modules`` (input generators) are put on their path."""
+def worker_pair(submission: Path, reference: Path, lib_modules: list[Path],
+                slot: int = 0) -> Iterator[tuple[WorkerSide, WorkerSide]]:
+    """Yield (submission side, reference side); ``lib_modules`` (input generators) are put on their path.
+
+    Holds the slot's AccountLock throughout, so a grading run on the same slot cannot kill these workers in its
+    final clean-up (nor these workers outlive into its run)."""
+    student, reference_user = sandbox.slot_users(slot)
+    with sandbox.AccountLock(student) if os.geteuid() == 0 else contextlib.nullcontext():
+        with _pair(submission, reference, lib_modules, student, reference_user) as sides:
+            yield sides
+
+
+@contextlib.contextmanager
+def _pair(submission: Path, reference: Path, lib_modules: list[Path], student: str,
+          reference_user: str) -> Iterator[tuple[WorkerSide, WorkerSide]]:
     root = sandbox.prepare_worker_root()
     for module in lib_modules:
         shutil.copy2(module, root / "lib" / module.name)
         (root / "lib" / module.name).chmod(0o644)
-    pools = [WorkerPool(WorkerSettings(sys.executable, root, submission, jail_for(sandbox.STUDENT_USER))),
-             WorkerPool(WorkerSettings(sys.executable, root, reference, jail_for(sandbox.REFERENCE_USER)))]
+    pools = [WorkerPool(WorkerSettings(sys.executable, root, submission, jail_for(student))),
+             WorkerPool(WorkerSettings(sys.executable, root, reference, jail_for(reference_user)))]
     try:
         yield WorkerSide(pools[0], "submission"), WorkerSide(pools[1], "reference")
     finally:
