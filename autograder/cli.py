@@ -28,7 +28,8 @@ def _fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except AutograderError as exc:
-            click.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines() or [""]:  # several problems (SpecProblems): one line each
+                click.echo(f"error: {line}", err=True)
             sys.exit(2)
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
@@ -55,6 +56,22 @@ def validate(slug: str) -> None:
     folders = ", ".join(f"{f.name} ({f.visibility})" for f in spec.test_folders)
     console.print(f"[green]ok[/] {spec.spec_path}: {spec.title}; submits {', '.join(spec.submission.files)}; "
                   f"tests {folders}; timeout {spec.limits.test_timeout_s:g} s per test, deadline {spec.limits.deadline_s:g} s")
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--title", default=None, help="The assignment's title (default: a placeholder to edit).")
+@_fail_cleanly
+def new(slug: str, title: str | None) -> None:
+    """Create a complete, working assignment SLUG to edit: spec, handout, reference, tests, starter, one perf
+    threshold. It passes `validate` and `verify` as it is; docs/new-assignment.md is the checklist from there."""
+    from autograder.scaffold import create_assignment
+
+    layout = CourseLayout.discover()
+    written = create_assignment(layout, slug, title)
+    for path in written:
+        console.print(f"wrote {path.relative_to(layout.root)}")
+    console.print(f"[green]created[/] {slug}; next: `autograder verify {slug}`, then follow docs/new-assignment.md")
 
 
 @main.command()

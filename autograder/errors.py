@@ -20,5 +20,15 @@ class SpecError(AutograderError):
         self.key = key
 
 
+class SpecProblems(SpecError):
+    """Every problem found in one reading of assignment.toml (``validate`` lists them all at once), one per line."""
+
+    def __init__(self, problems: list[SpecError]) -> None:
+        AutograderError.__init__(self, "\n".join(str(problem) for problem in problems))
+        self.problems = problems
+        self.path = problems[0].path
+        self.key = problems[0].key
+
+
 class LeakError(AutograderError):
     """A release would ship reference code or hidden tests to students."""

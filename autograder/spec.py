@@ -18,9 +18,10 @@ if sys.version_info >= (3, 11):
 else:  # Gradescope's Ubuntu 22.04 image ships Python 3.10
     import tomli as tomllib
 
-from autograder.errors import SpecError
+from autograder.errors import SpecError, SpecProblems
 from autograder.layout import CourseLayout
 from autograder.perf.measure import PerfDeclaration
+from autograder.spec_static import static_problems
 
 METRICS = ("time", "peak_memory", "flops", "scaling")
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -109,44 +110,59 @@ class AssignmentSpec:
 class _Table:
     """A TOML table being read: remembers which keys were consumed so leftovers can be refused."""
 
-    def __init__(self, path: Path, name: str, data: Any) -> None:
+    def __init__(self, path: Path, name: str, data: Any, problems: list[SpecError]) -> None:
+        self.path, self.name, self.problems = path, name, problems
         if not isinstance(data, dict):
-            raise SpecError(path, name, "must be a table", f"write it as [{name}] with key = value lines")
-        self.path, self.name, self.data = path, name, data
+            self.report(SpecError(path, name, "must be a table", f"write it as [{name}] with key = value lines"))
+            data = {}
+        self.data = data
         self.seen: set[str] = set()
 
+    def report(self, problem: SpecError) -> None:
+        """Note a problem and go on reading, so one run of `validate` lists every problem."""
+        if not any(p.key == problem.key for p in self.problems):  # one problem per key: no cascades
+            self.problems.append(problem)
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., check: Callable[[Any], str | None] | None = None) -> Any:
+        """The value of ``key`` if it has type ``kind`` and passes ``check``; else the problem is reported and a
+        stand-in returned (``default``, or an empty value of ``kind``) so that reading goes on."""
         self.seen.add(key)
         full = f"{self.name}.{key}" if self.name else key
+        fallback = default if default is not ... else _PLACEHOLDERS.get(_as_tuple(kind)[0])
         if key not in self.data:
             if default is ...:
-                raise SpecError(self.path, full, "is missing", f"add `{key} = ...` under [{self.name}]")
-            return default
+                self.report(SpecError(self.path, full, "is missing", f"add `{key} = ...` under [{self.name}]"))
+            return fallback
         value = self.data[key]
-        if isinstance(value, bool) and bool not in _as_tuple(kind):
-            raise SpecError(self.path, full, f"must be {_kind_name(kind)}, not {value!r}", "fix its value")
-        if not isinstance(value, kind):
-            raise SpecError(self.path, full, f"must be {_kind_name(kind)}, not {value!r}", "fix its value")
+        if (isinstance(value, bool) and bool not in _as_tuple(kind)) or not isinstance(value, kind):
+            self.report(SpecError(self.path, full, f"must be {_kind_name(kind)}, not {value!r}", "fix its value"))
+            return fallback
         if check is not None and (problem := check(value)):
-            raise SpecError(self.path, full, f"= {value!r} {problem}", "fix its value")
+            self.report(SpecError(self.path, full, f"= {value!r} {problem}", "fix its value"))
+            return fallback
         return value
 
     def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
         values = self.get(key, list, default)
         if not all(isinstance(v, str) for v in values):
-            raise SpecError(self.path, f"{self.name}.{key}", "must be a list of strings", 'write it as ["a", "b"]')
+            self.report(SpecError(self.path, f"{self.name}.{key}", "must be a list of strings", 'write it as ["a", "b"]'))
+            return ()
         return tuple(values)
 
     def table(self, key: str, default: Any = ...) -> "_Table":
-        return _Table(self.path, f"{self.name}.{key}" if self.name else key, self.get(key, dict, default))
+        return _Table(self.path, f"{self.name}.{key}" if self.name else key, self.get(key, dict, default), self.problems)
 
     def refuse_unknown(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
             allowed = ", ".join(sorted(self.seen))
             where = f"[{self.name}]" if self.name else "the top level"
-            raise SpecError(self.path, f"{self.name}.{unknown[0]}" if self.name else unknown[0],
-                            f"is not a known key in {where}", f"remove it or use one of: {allowed}")
+            for key in unknown:
+                self.report(SpecError(self.path, f"{self.name}.{key}" if self.name else key,
+                                      f"is not a known key in {where}", f"remove it or use one of: {allowed}"))
+
+
+_PLACEHOLDERS: dict[type, Any] = {str: "", int: 1, float: 1.0, list: [], dict: {}, bool: False}
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -163,10 +179,10 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
-def _plain_file_name(path: Path, key: str, name: str) -> None:
+def _plain_file_name(path: Path, key: str, name: str) -> SpecError | None:
     pure = PurePosixPath(name)
     if pure.is_absolute() or ".." in pure.parts or name.strip() != name or not name:
-        raise SpecError(path, key, f"entry {name!r} is not a plain relative file name",
+        return SpecError(path, key, f"entry {name!r} is not a plain relative file name",
                         "list file names relative to the submission folder, like \"execution_modes.py\"")
 
 
@@ -197,7 +213,9 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(path, None, f"is not valid TOML ({exc})", "fix the syntax at the position shown") from exc
 
-    top = _Table(path, "", data)
+    problems: list[SpecError] = []
+    top = _Table(path, "", data, problems)
+    report = top.report
 
     meta = top.table("assignment")
     title = meta.get("title", str, check=lambda v: None if v.strip() else "must not be empty")
@@ -208,17 +226,17 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
     meta.refuse_unknown()
     baseline_dir = assignment_dir / baseline if baseline else None
     if baseline_dir is not None and not baseline_dir.is_dir():
-        raise SpecError(path, "assignment.baseline", f"names {baseline_dir}, which is not a folder",
-                        "create the naive baseline folder or remove the key")
+        report(SpecError(path, "assignment.baseline", f"names {baseline_dir}, which is not a folder",
+                        "create the naive baseline folder or remove the key"))
     if not handout.is_file():
-        raise SpecError(path, "assignment.handout", f"names {handout.name}, which does not exist in {assignment_dir}",
-                        "write the handout or point `handout` at it")
+        report(SpecError(path, "assignment.handout", f"names {handout.name}, which does not exist in {assignment_dir}",
+                        "write the handout or point `handout` at it"))
     for device in devices:
         if device not in DEVICES:
-            raise SpecError(path, "assignment.devices", f"has unknown device {device!r}", f"use any of {list(DEVICES)}")
+            report(SpecError(path, "assignment.devices", f"has unknown device {device!r}", f"use any of {list(DEVICES)}"))
     if "cpu" not in devices:
-        raise SpecError(path, "assignment.devices", "must include \"cpu\"",
-                        "Gradescope graders have no GPU; add \"cpu\" (GPU-only tests use requires(\"cuda\"))")
+        report(SpecError(path, "assignment.devices", "must include \"cpu\"",
+                        "Gradescope graders have no GPU; add \"cpu\" (GPU-only tests use requires(\"cuda\"))"))
 
     sub = top.table("submission")
     submission = SubmissionSpec(
@@ -228,17 +246,18 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
     )
     sub.refuse_unknown()
     if not submission.required:
-        raise SpecError(path, "submission.required", "is empty", "list at least one file the student must submit")
+        report(SpecError(path, "submission.required", "is empty", "list at least one file the student must submit"))
     for name in submission.files:
-        _plain_file_name(path, "submission.required", name)
+        if (problem := _plain_file_name(path, "submission.required", name)) is not None:
+            report(problem)
     overlap = set(submission.required) & set(submission.optional)
     if overlap:
-        raise SpecError(path, "submission.optional", f"repeats required file(s) {sorted(overlap)}",
-                        "list each file in only one of required / optional")
+        report(SpecError(path, "submission.optional", f"repeats required file(s) {sorted(overlap)}",
+                        "list each file in only one of required / optional"))
     for name in submission.required:
         if reference_dir is not None and not (reference_dir / name).is_file():
-            raise SpecError(path, "submission.required", f"lists {name}, but {reference_dir / name} does not exist",
-                            "add it to the reference solution or fix the name")
+            report(SpecError(path, "submission.required", f"lists {name}, but {reference_dir / name} does not exist",
+                            "add it to the reference solution or fix the name"))
 
     lim = top.table("limits")
     limits = LimitsSpec(
@@ -253,20 +272,20 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
     )
     lim.refuse_unknown()
     if limits.deadline_s <= limits.test_timeout_s:
-        raise SpecError(path, "limits.deadline_s", f"= {limits.deadline_s:g} is not above test_timeout_s = {limits.test_timeout_s:g}",
-                        "raise deadline_s or lower test_timeout_s")
+        report(SpecError(path, "limits.deadline_s", f"= {limits.deadline_s:g} is not above test_timeout_s = {limits.test_timeout_s:g}",
+                        "raise deadline_s or lower test_timeout_s"))
     if limits.deadline_s > limits.gradescope_timeout_s - GRADESCOPE_MARGIN_S:
-        raise SpecError(path, "limits.deadline_s",
+        report(SpecError(path, "limits.deadline_s",
                         f"= {limits.deadline_s:g} leaves less than {GRADESCOPE_MARGIN_S} s below gradescope_timeout_s = {limits.gradescope_timeout_s:g} "
                         "(Gradescope replaces results with 0 on timeout)",
-                        f"set deadline_s to at most {limits.gradescope_timeout_s - GRADESCOPE_MARGIN_S:g}")
+                        f"set deadline_s to at most {limits.gradescope_timeout_s - GRADESCOPE_MARGIN_S:g}"))
 
     tests = top.table("tests")
     folders: list[TestFolder] = []
     for name in TEST_FOLDERS:
         if name not in tests.data or (student_copy and name != "public"):
             if name == "public":
-                raise SpecError(path, "tests.public", "is missing", "add [tests.public] with path = \"tests/public\"")
+                report(SpecError(path, "tests.public", "is missing", "add [tests.public] with path = \"tests/public\""))
             tests.seen.add(name)
             continue
         folder = tests.table(name)
@@ -280,16 +299,20 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
         ))
         folder.refuse_unknown()
         if not folder_path.is_dir() or not any(folder_path.glob("test_*.py")):
-            raise SpecError(path, f"tests.{name}.path", f"{folder_path} holds no test_*.py files",
-                            "create the folder with at least one test file or fix the path")
+            report(SpecError(path, f"tests.{name}.path", f"{folder_path} holds no test_*.py files",
+                            "create the folder with at least one test file or fix the path"))
     student_side = tests.strings("student_side", [])
     for module in student_side:
         if not (assignment_dir / "tests" / f"{module}.py").is_file():
-            raise SpecError(path, "tests.student_side", f"names {module!r}, but tests/{module}.py does not exist",
-                            "list module names of files in the assignment's tests/ folder, without .py")
+            report(SpecError(path, "tests.student_side", f"names {module!r}, but tests/{module}.py does not exist",
+                            "list module names of files in the assignment's tests/ folder, without .py"))
     tests.refuse_unknown()
     perf = _perf_declarations(path, top.table("perf", {}), assignment_dir, submission, devices)
     top.refuse_unknown()
+    test_files = [file for folder in folders if folder.path.is_dir() for file in sorted(folder.path.rglob("test_*.py"))]
+    problems += static_problems(path, assignment_dir, reference_dir, test_files, perf, complete=not student_copy)
+    if problems:
+        raise SpecProblems(problems)
 
     return AssignmentSpec(
         slug=slug, title=title, spec_path=path, assignment_dir=assignment_dir,
@@ -302,6 +325,7 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
 def _perf_declarations(path: Path, table: _Table, assignment_dir: Path, submission: SubmissionSpec,
                        devices: tuple[str, ...]) -> tuple[PerfDeclaration, ...]:
     """``[perf.NAME]`` tables: what a perf test measures and its credit curve (docs/performance.md)."""
+    report = table.report
     modules = {Path(n).stem for n in submission.files if n.endswith(".py")}
     declarations = []
     for name in sorted(table.data):
@@ -311,13 +335,13 @@ def _perf_declarations(path: Path, table: _Table, assignment_dir: Path, submissi
         function = entry.get("function", str)
         module = function.rpartition(".")[0]
         if module not in modules:
-            raise SpecError(path, f"{key}.function", f"= {function!r} is not in a submitted module ({sorted(modules)})",
-                            'write it as "module.function", e.g. "execution_modes.predict"')
+            report(SpecError(path, f"{key}.function", f"= {function!r} is not in a submitted module ({sorted(modules)})",
+                            'write it as "module.function", e.g. "execution_modes.predict"'))
         inputs = entry.get("inputs", str)
         inputs_file = assignment_dir / "tests" / f"{inputs.rpartition('.')[0]}.py"
         if not inputs.rpartition(".")[0] or not inputs_file.is_file():
-            raise SpecError(path, f"{key}.inputs", f"= {inputs!r} needs {inputs_file}, which does not exist",
-                            'write it as "perf_inputs.generator" with the generator in tests/perf_inputs.py')
+            report(SpecError(path, f"{key}.inputs", f"= {inputs!r} needs {inputs_file}, which does not exist",
+                            'write it as "perf_inputs.generator" with the generator in tests/perf_inputs.py'))
         number = (int, float)
         declaration = PerfDeclaration(
             name=name, metric=metric, function=function, inputs=inputs,
@@ -335,12 +359,12 @@ def _perf_declarations(path: Path, table: _Table, assignment_dir: Path, submissi
         )
         entry.refuse_unknown()
         if declaration.full == declaration.zero:
-            raise SpecError(path, f"{key}.zero", "equals full", "set zero above full (below it for a speed-up metric)")
+            report(SpecError(path, f"{key}.zero", "equals full", "set zero above full (below it for a speed-up metric)"))
         if metric == "scaling" and (len(declaration.sizes) < 2 or not all(isinstance(n, int) and n > 0 for n in declaration.sizes)):
-            raise SpecError(path, f"{key}.sizes", "needs at least two positive sizes for a scaling metric",
-                            "e.g. sizes = [256, 512, 1024, 2048]")
+            report(SpecError(path, f"{key}.sizes", "needs at least two positive sizes for a scaling metric",
+                            "e.g. sizes = [256, 512, 1024, 2048]"))
         unknown = [d for d in declaration.devices if d not in devices]
         if unknown:
-            raise SpecError(path, f"{key}.devices", f"has {unknown}, not in [assignment] devices", "list only those devices")
+            report(SpecError(path, f"{key}.devices", f"has {unknown}, not in [assignment] devices", "list only those devices"))
         declarations.append(declaration)
     return tuple(declarations)

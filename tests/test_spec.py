@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.errors import SpecError
+from autograder.errors import SpecError, SpecProblems
 from autograder.layout import CourseLayout
 from autograder.spec import load_spec
 
@@ -71,3 +71,54 @@ def test_invalid_toml_names_the_position(course: CourseLayout) -> None:
 def test_unknown_slug_lists_the_known_ones(course: CourseLayout) -> None:
     with pytest.raises(SpecError, match="known assignments: toy, toy_unittest"):
         load_spec(course, "a9")
+
+
+def test_every_problem_is_reported_at_once(course: CourseLayout) -> None:
+    """One run of validate lists them all (before: one per run), each on a line naming the key."""
+    edit_spec(course, "max_file_kb = 64", "max_file_kb = -1\nmax_size = 3")
+    edit_spec(course, "[limits]", "[limitz]\n[limits]")
+    with pytest.raises(SpecProblems) as caught:
+        load_spec(course, "toy")
+    keys = {problem.key for problem in caught.value.problems}
+    assert {"submission.max_file_kb", "submission.max_size", "limitz"} <= keys
+    assert len(str(caught.value).splitlines()) == len(caught.value.problems)
+
+
+@pytest.fixture
+def new_course(tmp_path: Path) -> CourseLayout:
+    """A course holding only the assignment `autograder new demo` writes."""
+    from autograder.scaffold import create_assignment
+
+    (tmp_path / "course" / "assignments").mkdir(parents=True)
+    layout = CourseLayout(tmp_path / "course")
+    create_assignment(layout, "demo")
+    return layout
+
+
+def test_new_assignment_validates(new_course: CourseLayout) -> None:
+    spec = load_spec(new_course, "demo")
+    assert [d.name for d in spec.perf] == ["normalize_rows_time"]
+    assert (new_course.starter_dir("demo") / "demo.py").read_text().count("raise NotImplementedError") == 1
+
+
+@pytest.mark.parametrize("old, new, phrase", [
+    ('inputs = "perf_inputs.normalize_rows_inputs"', 'inputs = "perf_inputs.normalise_rows_inputs"',
+     "defines no 'normalise_rows_inputs'"),
+    ('function = "demo.normalize_rows"', 'function = "demo.normalise_rows"', "defines no 'normalise_rows'"),
+    ("[perf.normalize_rows_time]", "[perf.unused]\nmetric = \"flops\"\nfunction = \"demo.normalize_rows\"\n"
+     "inputs = \"perf_inputs.normalize_rows_inputs\"\nfull = 1.1\nzero = 2.0\n\n[perf.normalize_rows_time]",
+     "is used by no test"),
+])
+def test_names_the_spec_uses_are_checked_statically(new_course: CourseLayout, old: str, new: str, phrase: str) -> None:
+    """A misspelt generator or function is the instructor's problem, found before anything runs."""
+    path = new_course.spec_path("demo")
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(SpecError, match=phrase):
+        load_spec(new_course, "demo")
+
+
+def test_a_perf_test_without_a_table_is_reported(new_course: CourseLayout) -> None:
+    test_file = new_course.assignment_dir("demo") / "tests" / "public" / "test_performance.py"
+    test_file.write_text(test_file.read_text().replace('perf.check("normalize_rows_time")', 'perf.check("other")'))
+    with pytest.raises(SpecError, match=r"test_performance.py:\d+.*perf.check\('other'\).*no \[perf.other\]"):
+        load_spec(new_course, "demo")
