@@ -10,6 +10,7 @@ This is also the seam where a later process split replaces in-process import wit
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 import types
@@ -28,6 +29,10 @@ def student_frames(exc: BaseException, directory: Path) -> list[str]:
     directory = directory.resolve()
     lines: list[str] = []
     for frame in traceback.extract_tb(exc.__traceback__):
+        # Only real files: "<frozen importlib._bootstrap>" or "<string>" would resolve against the current folder,
+        # which is the submission's in the worker, and blame the grader's own errors on the student.
+        if not os.path.isabs(frame.filename):
+            continue
         try:
             inside = Path(frame.filename).resolve().is_relative_to(directory)
         except (OSError, ValueError):

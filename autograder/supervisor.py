@@ -192,6 +192,10 @@ class Supervisor:
             "python": self.python, "worker_root": str(self._worker_root), "submission": str(self.submission_dir),
             "jail": jail, "modules": modules, "max_message_bytes": self.spec.limits.max_return_mb * 1024 * 1024,
         }), encoding="utf-8")
+        for module in self.spec.student_side:  # trusted helpers student_process.call runs in the worker
+            target = self._worker_root / "lib" / f"{module}.py"
+            shutil.copy2(self.spec.assignment_dir / "tests" / f"{module}.py", target)
+            os.chmod(target, 0o644)
         if self.spec.perf:
             self._prepare_perf(jail, accounts[1] if accounts is not None else None)
         return account
@@ -287,6 +291,8 @@ class Supervisor:
             command += ["--ag-isolation", "process", "--ag-worker-settings", str(self._worker_settings)]
         if self.spec.perf:
             command += ["--ag-perf", str(self._perf_settings)]
+        if self.spec.student_side:
+            command += ["--ag-student-side", ",".join(self.spec.student_side)]
         if self.reference_dir is not None:
             command += ["--ag-reference", str(self.reference_dir)]
         if unit.only is not None:

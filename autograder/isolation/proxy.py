@@ -43,6 +43,11 @@ class StudentException(Exception):
         self.type_name, self.remote_message, self.frames = type_name, message, frames
 
 
+class GraderFault(Exception):
+    """The grader's own code (a trusted helper, an input generator) failed inside the worker: a problem for the
+    course staff, reported as a failed check, never as "your code raised"."""
+
+
 _EXCEPTION_CLASSES: dict[tuple[str, str], type] = {}
 # Built-in exceptions whose __new__ refuses a mixed-in base; a student's one crosses as plain StudentException.
 _NOT_SUBCLASSABLE = ("BaseException", "MemoryError", "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeTranslateError")
@@ -52,6 +57,9 @@ def student_exception(error: dict[str, Any]) -> BaseException:
     """Rebuild a worker-side error as an exception the test can catch by its built-in base type."""
     if error.get("kind") == "load":
         return StudentCodeError(error.get("message", ""))
+    if error.get("kind") == "grader":
+        return GraderFault(f"the grader's own helper code failed in the student's process (not the student's fault): "
+                           f"{str(error.get('type', 'Exception'))[:100]}: {str(error.get('message', ''))[:2000]}")
     type_name = str(error.get("type", "Exception"))
     base = next((getattr(builtins, b) for b in error.get("builtin_bases", [])
                  if isinstance(getattr(builtins, b, None), type) and issubclass(getattr(builtins, b), Exception)

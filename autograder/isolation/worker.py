@@ -22,6 +22,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+# Operations that run the grader's own code (helpers, input generators): an error they raise without passing
+# through a frame of the student's files is the grader's fault, and must not read "Your code raised ...".
+GRADER_OPS = frozenset({"trusted_call", "perf_prepare", "perf_generate", "perf_flops", "perf_place", "perf_allocator"})
+
+
 class Server:
     """Holds the objects the runner refers to by handle and answers one request at a time."""
 
@@ -60,7 +65,10 @@ class Server:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # student code may raise anything, SystemExit included
-            return {"error": self.describe(exc)}
+            error = self.describe(exc)
+            if op in GRADER_OPS and not error.get("frames") and error.get("kind") == "student":
+                error["kind"] = "grader"  # the grader's own helper failed without passing through student code
+            return {"error": error}
 
     def describe(self, exc: BaseException) -> dict[str, Any]:
         from autograder.loading import StudentCodeError, student_frames
