@@ -145,6 +145,10 @@ class Supervisor:
                     "baseline_dir": str(self.spec.baseline_dir) if self.spec.baseline_dir else None}), encoding="utf-8")
             # The lock comes first: even the account probe in _prepare_isolation runs as the grading account.
             with sandbox.AccountLock(accounts[0]) if accounts is not None else contextlib.nullcontext():
+                # The clock starts once the accounts are ours: waiting for another run is not this run's time.
+                self._isolation["waited_for_lock_s"] = round(time.monotonic() - start, 3)
+                start = time.monotonic()
+                self._deadline = start + self.spec.limits.deadline_s
                 account = self._prepare_isolation(accounts) if self.isolate else None
                 try:
                     while queue and time.monotonic() < self._deadline:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -113,3 +115,28 @@ def test_huge_print_is_capped(toy_spec: AssignmentSpec, toy_submission: Callable
     assert results["score"] == 15
     assert max(len(t["output"]) for t in results["tests"]) < 10_000
     assert "more characters cut" in by_id(results)["tests/public/test_public.py::test_add"]["output"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader started as root takes the grading account's lock")
+def test_waiting_for_the_account_lock_is_not_charged_to_the_run(toy_spec: AssignmentSpec, toy_submission) -> None:
+    """Another run holds the slot's lock for longer than this run's whole deadline: this run waits, then grades
+    everything (the deadline clock used to start before the lock was taken, so every test was 'not run')."""
+    import subprocess
+    from dataclasses import replace
+
+    from autograder.isolation import sandbox
+
+    spec = replace(toy_spec, limits=replace(toy_spec.limits, deadline_s=20.0))
+    lock = sandbox.AccountLock.for_slot(7)
+    holder = subprocess.Popen(["flock", str(lock.path), "sleep", "21"])
+    try:
+        deadline = time.monotonic() + 5
+        while not lock.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        results = grade(spec, toy_submission(), slot=7)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert results["extra_data"]["isolation"]["waited_for_lock_s"] >= 20.0
+    assert all(t["status"] == "passed" for t in results["tests"]), [t["output"] for t in results["tests"]]
