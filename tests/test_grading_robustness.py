@@ -140,3 +140,20 @@ def test_waiting_for_the_account_lock_is_not_charged_to_the_run(toy_spec: Assign
         holder.wait()
     assert results["extra_data"]["isolation"]["waited_for_lock_s"] >= 20.0
     assert all(t["status"] == "passed" for t in results["tests"]), [t["output"] for t in results["tests"]]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the account probe runs only as root")
+def test_an_unreachable_interpreter_is_one_clear_error(tmp_path: Path, toy_spec: AssignmentSpec, toy_submission) -> None:
+    """A Python under a folder the grading account cannot enter (pyenv under /root): grade used to die with a
+    PermissionError traceback and no results.json; now it says what is wrong and the command that fixes it."""
+    import sys
+
+    from autograder.errors import AutograderError
+    from autograder.supervisor import Supervisor
+
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    (hidden / "python").symlink_to(sys.executable)
+    supervisor = Supervisor(toy_spec, toy_submission(), toy_spec.reference_dir, python=str(hidden / "python"))
+    with pytest.raises(AutograderError, match=r"cannot run .*private/python.*sandbox-setup"):
+        supervisor.run()

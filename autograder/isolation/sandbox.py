@@ -112,11 +112,15 @@ def make_interpreter_reachable(python: str) -> list[Path]:
 
 def account_can_run(python: str, account: Account) -> str | None:
     """None if the account can start ``python`` and import numpy (a quick probe: ~0.1 s); else why not."""
-    probe = subprocess.run([python, "-c", "import datetime, numpy"], user=account.uid, group=account.gid,
-                           extra_groups=[], capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
-    if probe.returncode == 0:
-        return None
-    last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+    try:
+        probe = subprocess.run([python, "-c", "import datetime, numpy"], user=account.uid, group=account.gid,
+                               extra_groups=[], capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    except OSError as exc:  # the exec itself failed: e.g. the interpreter lies under /root (mode 700)
+        last = f"{type(exc).__name__}: {exc.strerror or exc}"
+    else:
+        if probe.returncode == 0:
+            return None
+        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
     return (f"the grading account {account.name} cannot run {python} ({last}); as root run "
             f"`{python} -m autograder sandbox-setup` once, or install Python where every user can read it")
 
