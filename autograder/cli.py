@@ -124,36 +124,22 @@ def verify(slug: str, seed: int | None) -> None:
     """Check that the reference earns every point, the starter none, and both list the same tests."""
     from autograder.grading import grade as run_grade
     from autograder.report import print_results, totals
-    from autograder.starter import stale_starter_files
+    from autograder.verification import verify as run_verify
 
     _, spec = _spec(slug)
-    stale = stale_starter_files(spec.reference_dir, spec.starter_dir, slug=slug)
-    problems: list[str] = [f"starter/{slug}/{name} is stale; run `autograder starter {slug}`" for name in stale]
-    runs = {}
-    for label, folder in (("reference", spec.reference_dir), ("starter", spec.starter_dir)):
-        with console.status(f"grading the {label} …"):
-            runs[label] = run_grade(spec, folder, seed=seed)
-        print_results(console, runs[label], f"{slug} {label}")
-    ref_score, ref_max = totals(runs["reference"])
-    start_score, _ = totals(runs["starter"])
-    if ref_max <= 0:
-        problems.append("the tests are worth 0 points in total; give them weights")
-    if ref_score != ref_max:
-        failed = [t["name"] for t in runs["reference"]["tests"] if t["score"] < t["max_score"]]
-        problems.append(f"the reference earns {ref_score:g} / {ref_max:g}; failing: {', '.join(failed)}")
-    if start_score != 0:
-        scoring = [t["name"] for t in runs["starter"]["tests"] if t["score"] > 0]
-        problems.append(f"the starter earns {start_score:g} points; tests it passes: {', '.join(scoring)}")
-    names = [sorted(t["extra_data"]["nodeid"] for t in runs[label]["tests"]) for label in runs]
-    if names[0] != names[1]:
-        problems.append("the reference and starter runs list different tests: "
-                        f"{sorted(set(names[0]) ^ set(names[1]))}")
-    for problem in problems:
-        console.print(f"[red]FAIL[/] {problem}")
-    if problems:
+
+    def grade_one(spec: AssignmentSpec, folder: Path) -> dict[str, Any]:
+        with console.status(f"grading {folder} …"):
+            return run_grade(spec, folder, seed=seed)
+
+    outcome = run_verify(spec, grade_one, on_run=lambda label, results: print_results(console, results, f"{slug} {label}"))
+    for problem in outcome.problems:
+        console.print(f"[red]FAIL[/] {problem}", markup=True, highlight=False)
+    if not outcome.ok:
         sys.exit(1)
-    console.print(f"[green]verified[/] {slug}: reference {ref_score:g}/{ref_max:g}, starter 0, "
-                  f"{len(names[0])} tests listed by both")
+    score, out_of = totals(outcome.runs["reference"])
+    listed = len(outcome.runs["reference"]["tests"])
+    console.print(f"[green]verified[/] {slug}: reference {score:g}/{out_of:g}, starter 0, {listed} tests listed by both")
 
 
 @main.command()
