@@ -6,13 +6,17 @@ Rules (see docs/grading.md):
   exception type and the student's own frames when the error was raised inside the student's code, so no
   hidden input or expected value appears;
 - captured stdout is shown only for tests that are visible now and do not hide errors;
-- every output is capped well below Gradescope's 100,000-character cut.
+- every output is capped well below Gradescope's 100,000-character cut;
+- everything in it that came from the student (messages, printed output, frames) is data: frames are
+  validated and the whole output has control characters and terminal escape sequences removed
+  (:mod:`autograder.escape`). results.json marks outputs ``text``, so Markdown or HTML in them is shown as typed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autograder import escape
 from autograder.events import cap
 from autograder.supervisor import CRASHED, FAILED, NOT_RUN, PASSED, SKIPPED, TIMEOUT, UNCOLLECTABLE, Outcome
 
@@ -43,7 +47,8 @@ def _explain_failure(outcome: Outcome, disclosure: Disclosure) -> str:
     when = phase.get("when", "call")
     origin = phase.get("origin")
     message = phase.get("message", "")
-    frames = phase.get("student_frames") or []
+    message = message if isinstance(message, str) else str(message)
+    frames = escape.frames(phase.get("student_frames"))
     if origin == "load":  # about the student's own file (missing, syntax error...): safe to show everywhere
         return message
     where = f" at {frames[-2].strip()}" if len(frames) >= 2 else ""
@@ -95,4 +100,4 @@ def render_output(outcome: Outcome, visibility: str) -> str:
         printed = (outcome.stdout + outcome.stderr).strip()
         if printed:
             body += ("\n\n" if body else "") + "Printed during this test:\n" + cap(printed, STDOUT_CAP)
-    return cap(body, TEST_OUTPUT_CAP)
+    return cap(escape.strip_control(body), TEST_OUTPUT_CAP)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder import escape
 from autograder.results import build_results
 from autograder.spec import AssignmentSpec
 from autograder.supervisor import Supervisor
@@ -38,7 +39,7 @@ def _locate(submission: Path, spec: AssignmentSpec) -> tuple[Path, list[str]]:
             continue
         if all((candidate / name).is_file() for name in spec.submission.required):
             relative = candidate.relative_to(submission)
-            return candidate, [f"Your files were inside the folder '{relative}/'; they were graded from there. "
+            return candidate, [f"Your files were inside the folder {escape.code(f'{relative}/')}; they were graded from there. "
                                "Next time submit the files themselves, not a folder."]
     return submission, []
 
@@ -54,7 +55,8 @@ def take_in(submission: Path, spec: AssignmentSpec, into: Path, *, note_extra_fi
         if not path.is_file():
             if name in spec.submission.required:
                 present = sorted(p.name for p in source.iterdir() if p.name not in IGNORED_NAMES) if source.is_dir() else []
-                notes.append(f"Missing required file `{name}` (you submitted: {', '.join(present) or 'nothing'}). "
+                shown = ", ".join(escape.code(p) for p in present[:20]) + (" …" if len(present) > 20 else "")
+                notes.append(f"Missing required file `{name}` (you submitted: {shown or 'nothing'}). "
                              f"Submit a file named exactly `{name}`; tests that need it score 0.")
             continue
         if path.stat().st_size > cap_bytes:
@@ -69,7 +71,7 @@ def take_in(submission: Path, spec: AssignmentSpec, into: Path, *, note_extra_fi
                        if p.is_file() and str(p.relative_to(source)) not in spec.submission.files
                        and not any(part in IGNORED_NAMES for part in p.parts))
         if extra:
-            shown = ", ".join(extra[:10]) + (" …" if len(extra) > 10 else "")
+            shown = ", ".join(escape.code(e) for e in extra[:10]) + (" …" if len(extra) > 10 else "")
             notes.append(f"Ignored file(s) not part of this assignment: {shown}.")
     return Intake(directory=into, files=taken, notes=notes)
 

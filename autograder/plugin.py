@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from autograder import escape
 from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLATION, RESULT, START, EventWriter, cap
 from autograder.loading import PackageView, StudentCodeError, student_frames
 from autograder.metadata import MARKERS, read_metadata
@@ -203,10 +204,11 @@ def _describe_phase(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
         return phase
     remote_frames = getattr(exc, "frames", None)
     if type(exc).__module__ == "student" and remote_frames is not None:  # raised in the worker, by student code
+        # Everything here was reported by the student's process: data to validate, never structure to trust.
         phase["origin"] = "student"
-        phase["exception"] = getattr(exc, "type_name", type(exc).__name__)
-        phase["message"] = cap(str(exc), 4000)
-        phase["student_frames"] = list(remote_frames)[-20:]
+        phase["exception"] = escape.one_line(getattr(exc, "type_name", type(exc).__name__), 100)
+        phase["message"] = cap(escape.strip_control(str(exc)), 4000)
+        phase["student_frames"] = escape.frames(remote_frames)
         return phase
     frames = student_frames(exc, Path(submission_dir)) if submission_dir else []
     innermost = excinfo.traceback[-1].path if len(excinfo.traceback) else None

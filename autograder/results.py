@@ -8,6 +8,7 @@ number; outputs are capped; hidden tests' details are only what :mod:`autograder
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import autograder
+from autograder import escape
 from autograder.events import cap
 from autograder.feedback import render_output
 from autograder.spec import AssignmentSpec
@@ -24,11 +26,28 @@ SUMMARY_CAP = 20_000
 
 
 def _display_name(outcome: Outcome) -> str:
+    """The test's name on one line (a parametrized id may carry student data), control characters removed."""
     info = outcome.info
     if info.doc:
-        return info.doc
+        return escape.one_line(info.doc, 300)
     parts = info.nodeid.split("::")[1:] or [info.function]
-    return " / ".join(parts)
+    return escape.one_line(" / ".join(parts), 300)
+
+
+def leaderboard_only(outcome: Outcome) -> bool:
+    """A test with a leaderboard column and no points: gradescope-utils' JSONTestRunner reports it on the
+    leaderboard only (docs/writing-tests.md). It is still listed in ``tests`` when it did not pass, so the
+    student learns why their leaderboard entry is missing."""
+    return bool(outcome.info.leaderboard_column) and not outcome.info.weight and outcome.kind == PASSED
+
+
+def _leaderboard_value(value: Any) -> float | int | str | None:
+    """A leaderboard value as Gradescope accepts it: a finite number or a short one-line string; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return value if math.isfinite(value) else None
+    return escape.one_line(value, 100) or None
 
 
 def _points(outcome: Outcome) -> tuple[float, float]:
@@ -73,6 +92,8 @@ def build_results(spec: AssignmentSpec, record: RunRecord, *, notes: list[str] |
     folder_index = {f.name: i + 1 for i, f in enumerate(spec.test_folders)}
     taken = {o.info.number for o in record.outcomes if o.info.number}  # explicit @number values stay unique
     for outcome in record.outcomes:
+        if leaderboard_only(outcome):
+            continue
         group = folder_index.get(outcome.folder.name, 9)
         number = outcome.info.number
         while number is None or (number in taken and not outcome.info.number):
@@ -81,8 +102,9 @@ def build_results(spec: AssignmentSpec, record: RunRecord, *, notes: list[str] |
         tests.append(test_entry(outcome, number))
     tests.sort(key=lambda t: _sort_key(t["number"]))
     leaderboard = [
-        {"name": o.info.leaderboard_column, "value": o.leaderboard_value, "order": o.info.leaderboard_order}
-        for o in record.outcomes if o.info.leaderboard_column and o.leaderboard_value is not None
+        {"name": escape.one_line(o.info.leaderboard_column, 100), "value": _leaderboard_value(o.leaderboard_value),
+         "order": o.info.leaderboard_order if o.info.leaderboard_order in ("asc", "desc") else "desc"}
+        for o in record.outcomes if o.info.leaderboard_column and _leaderboard_value(o.leaderboard_value) is not None
     ]
     all_notes = list(notes or []) + record.notes
     total = sum(t["score"] for t in tests)
@@ -105,6 +127,7 @@ def build_results(spec: AssignmentSpec, record: RunRecord, *, notes: list[str] |
             "notes": all_notes,
             "isolation": record.isolation,
             "diagnostics": record.diagnostics,
+            "leaderboard_only_tests": [o.info.nodeid for o in record.outcomes if leaderboard_only(o)],
         },
     }
     if leaderboard:
@@ -116,13 +139,16 @@ def summary_markdown(spec: AssignmentSpec, tests: list[dict[str, Any]], notes: l
     """Top-level summary: points per group of tests the student can see now, and what to try next.
 
     Tests that are not visible yet are counted only as "N more tests, shown later", so the summary never
-    reveals hidden results before the instructor publishes them.
+    reveals hidden results before the instructor publishes them. Student text (test names, the first line of
+    an output) goes through :func:`escape.for_markdown`; notes are Markdown whose student parts were quoted
+    with :func:`escape.code` where they were written, and each is kept on one line here, so no note can start
+    a heading, a list or a table of its own.
     """
     visible = [t for t in tests if t["visibility"] == "visible"]
     later = [t for t in tests if t["visibility"] != "visible"]
     lines = [f"## {spec.title}", ""]
     if notes:
-        lines += [f"> **Note:** {note}" for note in notes] + [""]
+        lines += [f"> **Note:** {escape.one_line(note, 2000)}" for note in notes] + [""]
     groups: dict[str, list[dict[str, Any]]] = {}
     for test in visible:
         groups.setdefault(test["extra_data"]["folder"], []).append(test)
@@ -132,7 +158,7 @@ def summary_markdown(spec: AssignmentSpec, tests: list[dict[str, Any]], notes: l
             passed = sum(t["status"] == "passed" for t in members)
             got = sum(t["score"] for t in members)
             out_of = sum(t["max_score"] for t in members)
-            lines.append(f"| {name} | {passed} / {len(members)} | {got:g} / {out_of:g} |")
+            lines.append(f"| {escape.for_markdown(name)} | {passed} / {len(members)} | {got:g} / {out_of:g} |")
         lines.append("")
     if later:
         lines.append(f"{len(later)} more test(s) worth {sum(t['max_score'] for t in later):g} points are graded now "
@@ -143,8 +169,8 @@ def summary_markdown(spec: AssignmentSpec, tests: list[dict[str, Any]], notes: l
         lines.append("**What to try next**")
         for test in failing[:5]:
             first = (test.get("output") or "").strip().splitlines()
-            hint = first[0][:160] if first else "see the test's output"
-            lines.append(f"- {test['number']} *{test['name']}*: {hint}")
+            hint = escape.for_markdown(first[0], 160) if first else "see the test's output"
+            lines.append(f"- {escape.for_markdown(test['number'], 20)} *{escape.for_markdown(test['name'])}*: {hint}")
         if len(failing) > 5:
             lines.append(f"- … and {len(failing) - 5} more; start with the first one, later tests often fail for the same reason.")
         lines.append(f"- Run the public tests on your own machine: `autograder check {spec.slug}` in your project folder.")
@@ -153,9 +179,23 @@ def summary_markdown(spec: AssignmentSpec, tests: list[dict[str, Any]], notes: l
     return "\n".join(lines)
 
 
+def _encode(results: dict[str, Any]) -> bytes:
+    """results.json's bytes. A value json or UTF-8 refuses (a lone surrogate in a student's message, a NaN, an
+    object) must not cost the student their grade: the document is then made encodable and encoded again."""
+    try:
+        return json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return json.dumps(escape.encodable(results), indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
 def write_results(results: dict[str, Any], path: Path) -> None:
-    """Write atomically, so a reader never sees half a file."""
+    """Write atomically, so a reader never sees half a file; the bytes are built before the file is opened, so
+    a value that cannot be encoded leaves no empty ``.tmp`` behind."""
+    data = _encode(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

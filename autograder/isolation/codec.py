@@ -31,7 +31,12 @@ FRAME = struct.Struct("!QI")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ITEMS = 1_000_000
-MAX_HEADER_BYTES = 64 * 1024 * 1024  # the JSON part; tensor data travels in the raw buffers after it
+# The JSON part; tensor data travels in the raw buffers after it. json.loads turns a byte of header into up to
+# ~30 bytes of Python objects ("[]," is a 56-byte list), so the header is bounded twice before it is parsed: in
+# bytes (1M floats written out take ~20 MB) and in containers and separators, counted on the raw bytes.
+MAX_HEADER_BYTES = 32 * 1024 * 1024
+MAX_CONTAINERS = MAX_ITEMS       # "[" and "{" in the header (a list of 1M lists is over MAX_ITEMS anyway)
+MAX_SEPARATORS = 2 * MAX_ITEMS   # "," and ":" in the header
 ALIGN = 64
 
 
@@ -72,6 +77,12 @@ class _Packer:
     def tensor(self, value: "torch.Tensor") -> dict[str, Any]:
         import torch
 
+        if value.layout != torch.strided:
+            raise ProtocolError(f"a {str(value.layout).removeprefix('torch.')} tensor cannot be sent; return a dense "
+                                "tensor (call .to_dense() on it)")
+        if value.device.type == "meta":
+            raise ProtocolError("a tensor on the 'meta' device has a shape but no values, so it cannot be graded; "
+                                "create it on the CPU (or the device the test uses) instead")
         tensor = value.detach()
         if type(tensor) is not torch.Tensor:
             tensor = tensor.as_subclass(torch.Tensor)
@@ -143,11 +154,33 @@ class _Packer:
         return {"$h": self.to_handle(value)}
 
 
+def _guarded(state: dict[str, bool], callback: Callable[[Any], Any] | None) -> Any:
+    """``callback`` marked while it runs, so :func:`pack` tells its errors from errors of the value itself."""
+    if callback is None:
+        return None
+
+    def call(argument: Any) -> Any:
+        state["inside"] = True
+        result = callback(argument)
+        state["inside"] = False
+        return result
+    return call
+
+
 def pack(value: Any, to_handle: Callable[[Any], int] | None = None,
          check_opaque: Callable[[Opaque], None] | None = None) -> list[memoryview]:
     """Frame ``value`` as a list of byte chunks ready for :func:`os.writev`."""
-    packer = _Packer(to_handle, check_opaque)
-    tree = packer.pack(value)
+    packer_state = {"inside": False}
+    packer = _Packer(_guarded(packer_state, to_handle), _guarded(packer_state, check_opaque))
+    try:
+        tree = packer.pack(value)
+    except ProtocolError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a value whose own methods (a subclass's) raise
+        if packer_state["inside"]:
+            raise  # the caller's own check (e.g. a handle from a lost worker) speaks for itself
+        raise ProtocolError(f"a {type(value).__name__} could not be sent ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})") from None
     offsets, position = [], 0
     for data in packer.buffers:
         position += -position % ALIGN
@@ -277,11 +310,23 @@ def _bad() -> Any:
     raise ProtocolError("malformed value")
 
 
+def check_header_shape(body: bytearray, header_size: int) -> None:
+    """Refuse, before ``json.loads`` builds it, a header whose parse would hold far more memory than its bytes:
+    counts of containers and separators on the raw bytes (a C-speed scan; strings that contain such characters
+    only make the count an over-estimate)."""
+    containers = body.count(b"[", 0, header_size) + body.count(b"{", 0, header_size)
+    separators = body.count(b",", 0, header_size) + body.count(b":", 0, header_size)
+    if containers > MAX_CONTAINERS or separators > MAX_SEPARATORS:
+        raise ProtocolError(f"message has too many items ({containers:,} lists or dicts, {separators:,} separators; "
+                            f"at most {MAX_CONTAINERS:,} and {MAX_SEPARATORS:,})")
+
+
 def unpack(frame_header: bytes, body: bytearray, from_handle: Callable[[int], Any]) -> Any:
     _, header_size = FRAME.unpack(frame_header)
     view = memoryview(body)
     if header_size > len(body) or header_size > MAX_HEADER_BYTES:
         raise ProtocolError("message header too large")
+    check_header_shape(body, header_size)
     try:
         header = json.loads(bytes(view[:header_size]))
     except (ValueError, RecursionError):
@@ -329,7 +374,10 @@ def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytearray
 def receive(fd: int, from_handle: Callable[[int], Any], max_bytes: int = DEFAULT_MAX_BYTES,
             deadline: float | None = None) -> Any:
     frame = bytes(read_exactly(fd, FRAME.size, deadline))
-    size, _ = FRAME.unpack(frame)
+    size, header_size = FRAME.unpack(frame)
     if size > max_bytes:
         raise ProtocolError(f"a message of {size:,} bytes is over the {max_bytes:,}-byte limit")
+    if header_size > min(size, MAX_HEADER_BYTES):  # refused before a byte of the body is read
+        raise ProtocolError(f"a message header of {header_size:,} bytes is over the {MAX_HEADER_BYTES:,}-byte limit "
+                            "(return tensors rather than long Python lists)")
     return unpack(frame, read_exactly(fd, size, deadline), from_handle)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from autograder import escape
 from autograder.isolation import codec
 from autograder.loading import StudentCodeError
 
@@ -60,16 +61,17 @@ def student_exception(error: dict[str, Any]) -> BaseException:
     if error.get("kind") == "grader":
         return GraderFault(f"the grader's own helper code failed in the student's process (not the student's fault): "
                            f"{str(error.get('type', 'Exception'))[:100]}: {str(error.get('message', ''))[:2000]}")
-    type_name = str(error.get("type", "Exception"))
-    base = next((getattr(builtins, b) for b in error.get("builtin_bases", [])
-                 if isinstance(getattr(builtins, b, None), type) and issubclass(getattr(builtins, b), Exception)
+    type_name = escape.one_line(error.get("type", "Exception"), 100) or "Exception"
+    bases = error.get("builtin_bases")
+    base = next((getattr(builtins, b) for b in (bases if isinstance(bases, list) else []) if isinstance(b, str)
+                 and isinstance(getattr(builtins, b, None), type) and issubclass(getattr(builtins, b), Exception)
                  and b not in _NOT_SUBCLASSABLE), Exception)
     key = (type_name, base.__name__)
     if key not in _EXCEPTION_CLASSES:
         _EXCEPTION_CLASSES[key] = type(type_name, (StudentException, base), {"__module__": "student"})
     cls = _EXCEPTION_CLASSES[key]
     exc = cls.__new__(cls)
-    StudentException.__init__(exc, type_name, str(error.get("message", "")), list(error.get("frames", [])))
+    StudentException.__init__(exc, type_name, str(error.get("message", "")), escape.frames(error.get("frames")))
     return exc
 
 

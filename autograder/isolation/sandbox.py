@@ -204,9 +204,16 @@ def user_processes(uid: int) -> list[int]:
     return pids
 
 
-def _kill_all_as(uid: int) -> None:
+HELPER_WAIT_S = 1.0  # how long the kill(-1) helper may take; it needs well under a millisecond when not stopped
+
+
+def _kill_all_as(uid: int) -> bool:
     """Fork, become ``uid`` and send SIGKILL to -1: the kernel delivers it to every process of that account at
-    once, so a process that keeps changing its pid (fork, exit, repeat) cannot slip between listing and killing."""
+    once, so a process that keeps changing its pid (fork, exit, repeat) cannot slip between listing and killing.
+
+    Once it is ``uid``, the helper can itself be signalled by the account's processes: a daemon looping on
+    ``kill(-1, SIGSTOP)`` stops it before it sends anything. So it is waited for at most HELPER_WAIT_S, then
+    killed (SIGKILL ends a stopped process too). Returns whether the helper did its job."""
     gid = pwd.getpwuid(uid).pw_gid
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child exits at once
@@ -217,15 +224,52 @@ def _kill_all_as(uid: int) -> None:
             os.kill(-1, signal.SIGKILL)
         finally:
             os._exit(0)
-    os.waitpid(pid, 0)
+    return _reap(pid, HELPER_WAIT_S)
 
 
-def kill_user_processes(uid: int, attempts: int = 50) -> int:
+def _reap(pid: int, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for child ``pid`` to exit; else SIGKILL it and reap it (briefly). Never blocks
+    for ever: a child left unreaped is a zombie, which costs nothing and holds no file."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.002)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+        time.sleep(0.005)
+    return False
+
+
+def _kill_each(pids: list[int]) -> None:
+    """SIGKILL from this (root) process, one pid at a time: nothing of the account can stop or refuse it."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_user_processes(uid: int, attempts: int = 50, deadline_s: float = 30.0) -> int:
     """Kill every process of ``uid`` until none is left (a fork bomb needs several rounds); return how many
-    were seen. Never raises: it runs in clean-up paths that must still write results.json."""
+    were seen. Never raises and never blocks for ever (at most ~``deadline_s``): it runs in clean-up paths that
+    must still write results.json and release the account lock.
+
+    Each round kills the listed processes one by one from here (stopped ones included), then once more through
+    the kill(-1) helper for any process that changed its pid meanwhile."""
     if uid == 0 or uid == os.geteuid():
         raise ValueError("refusing to kill the grader's own user")
     seen = 0
+    deadline = time.monotonic() + deadline_s
     for attempt in range(attempts):
         pids = user_processes(uid)
         # Listing /proc is not atomic: a process hopping pids can look absent, so the first round kills
@@ -233,17 +277,76 @@ def kill_user_processes(uid: int, attempts: int = 50) -> int:
         if not pids and attempt > 0:
             return seen
         seen += len(pids)
+        _kill_each(pids)
         try:
             _kill_all_as(uid)
         except OSError:
-            for pid in pids:  # fall back to one by one
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            _kill_each(user_processes(uid))
+        if time.monotonic() > deadline:
+            break
         time.sleep(0.02)
     return seen
 
 
 def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+    """Delete ``path`` and everything in it, however deep, without following a symbolic link. Never raises.
+
+    shutil.rmtree recurses once per folder level (Python < 3.12 here: RecursionError on a 3000-deep chain a
+    student made in their work folder). Instead, every folder's entries are renamed up into ``path`` itself
+    (through directory file descriptors opened with O_NOFOLLOW, so a swapped-in link cannot redirect anything),
+    then the emptied folder is removed: the depth of the tree never matters, and at most two folders are open."""
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        try:
+            os.unlink(path)  # a file or a link in its place: remove that, never what it points to
+        except OSError:
+            pass
+        return
+    try:
+        _empty_folder(top)
+    finally:
+        os.close(top)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _empty_folder(top: int, max_rounds: int = 10) -> None:
+    """Remove every entry under the folder open as ``top`` (see :func:`remove_tree`). Entries that fail are
+    tried again in a later round; a round that removes nothing ends the loop, so it cannot spin."""
+    counter = 0
+    for _ in range(max_rounds):
+        with os.scandir(top) as listing:
+            queue = [entry.name for entry in listing]
+        if not queue:
+            return
+        progress = False
+        while queue:
+            name = queue.pop()
+            try:
+                folder = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=top)
+            except OSError:  # not a folder (or a link to one): unlink the entry itself
+                try:
+                    os.unlink(name, dir_fd=top)
+                    progress = True
+                except OSError:
+                    pass
+                continue
+            try:
+                with os.scandir(folder) as inner:
+                    children = [child.name for child in inner]
+                for child in children:
+                    counter += 1
+                    hoisted = f".ag-rm-{os.getpid()}-{counter}"
+                    os.rename(child, hoisted, src_dir_fd=folder, dst_dir_fd=top)
+                    queue.append(hoisted)
+                os.rmdir(name, dir_fd=top)
+                progress = True
+            except OSError:
+                continue
+            finally:
+                os.close(folder)
+        if not progress:
+            return
