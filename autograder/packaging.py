@@ -26,6 +26,7 @@ from typing import Mapping
 from autograder.errors import AutograderError, LeakError, SpecError
 from autograder.layout import CourseLayout
 from autograder.spec import AssignmentSpec, load_spec
+from autograder.starter import solution_spans
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -41,13 +42,8 @@ UNIX = 3                    # "made by" system: Unix, so the permission bits are
 AUTOGRADER_EXECUTABLES = frozenset({"setup.sh", "run_autograder"})
 SLUG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
-# The reference's solution-block grammar (the same one `autograder starter` strips).
-BEGIN_MARKER = re.compile(r"^\s*#\s*BEGIN\s+SOLUTION\b")
-END_MARKER = re.compile(r"^\s*#\s*END\s+SOLUTION\b")
-STARTER_LINE = re.compile(r"^\s*#\s*STARTER:(.*)$")
 REFERENCE_ONLY = "# REFERENCE ONLY"  # first line of a reference file the starter generator does not copy
 RAW_MARKERS = (re.compile(rb"BEGIN\s+SOLUTION"), re.compile(rb"END\s+SOLUTION"))
-DOCSTRING_START = re.compile(r"^[rRbBuUfF]{0,2}(\"\"\"|''')")
 SUBSTANTIAL_CHARS = 25
 LEAK_OK = "# leak-ok"  # a shipped line carrying this comment may repeat a solution line (a deliberate choice)
 TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
@@ -255,45 +251,33 @@ def _text(data: bytes) -> str | None:
         return None
 
 
-def solution_blocks(text: str) -> list[list[tuple[int, str]]]:
-    """The ``# BEGIN SOLUTION`` … ``# END SOLUTION`` blocks of ``text``: lists of (line number, line) inside each."""
-    blocks: list[list[tuple[int, str]]] = []
-    current: list[tuple[int, str]] | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if current is None:
-            if BEGIN_MARKER.match(line):
-                current = []
-        elif END_MARKER.match(line):
-            blocks.append(current)
-            current = None
-        else:
-            current.append((number, line))
-    if current is not None:  # an unterminated block runs to the end of the file
-        blocks.append(current)
-    return blocks
+def solution_blocks(text: str, filename: str = "<reference>") -> list[list[tuple[int, str]]]:
+    """The solution blocks of a reference ``.py`` file as the starter generator finds them (one parser for both:
+    :func:`autograder.starter.solution_spans`): lists of (line number, line) strictly inside each block."""
+    lines = text.splitlines()
+    return [[(number, lines[number - 1]) for number in range(begin + 1, end)]
+            for begin, end, _ in solution_spans(text, filename)]
 
 
-def _substantial(block: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Lines of a solution block worth guarding: code of 25+ characters, not comments nor docstring text."""
-    kept: list[tuple[int, str]] = []
-    closing: str | None = None  # the delimiter that ends the docstring we are inside
-    for number, line in block:
-        stripped = line.strip()
-        if closing is not None:
-            if closing in stripped:
-                closing = None
-            continue
-        if not stripped or stripped.startswith("#"):
-            continue
-        start = DOCSTRING_START.match(stripped)
-        if start:
-            delimiter = start.group(1)
-            if stripped.count(delimiter) == 1:
-                closing = delimiter
-            continue
-        if len(stripped) >= SUBSTANTIAL_CHARS:
-            kept.append((number, stripped))
-    return kept
+def _code_lines(text: str) -> set[int]:
+    """Lines on which a code token starts (not a comment, not the inside of a string or docstring), by tokenize:
+    the same reading of the file the generator uses, so a string that merely looks like a marker or a closing
+    docstring cannot hide a solution line."""
+    import io
+    import tokenize
+
+    skip = {tokenize.STRING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENDMARKER, getattr(tokenize, "FSTRING_MIDDLE", -1)}
+    lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type not in skip:
+            lines.add(token.start[0])
+    return lines
+
+
+def _substantial(block: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str]]:
+    """Lines of a solution block worth guarding: code lines of 25+ characters (not comments nor string text)."""
+    return [(number, line.strip()) for number, line in block if number in code and len(line.strip()) >= SUBSTANTIAL_CHARS]
 
 
 class _Secrets:
@@ -316,18 +300,17 @@ class _Secrets:
             text = _text(data)
             if text is None:
                 continue
-            blocks = solution_blocks(text)
-            inside = {number for block in blocks for number, _ in block}
-            for number, line in enumerate(text.splitlines(), start=1):
-                starter = STARTER_LINE.match(line)
-                if starter:  # `# STARTER: code` lines become the starter's code
-                    allowed.add(starter.group(1).strip())
-                elif number not in inside:
-                    allowed.add(line.strip())
+            spans = solution_spans(text, str(file)) if file.suffix == ".py" else []  # the generator copies other files as they are
+            lines = text.splitlines()
+            blocks = [[(number, lines[number - 1]) for number in range(begin + 1, end)] for begin, end, _ in spans]
+            inside = {number for begin, end, _ in spans for number in range(begin, end + 1)}
+            allowed.update(code for _, _, codes in spans for code in codes)  # `# STARTER: code` becomes starter code
+            allowed.update(line.strip() for number, line in enumerate(lines, start=1) if number not in inside)
             if blocks or text.lstrip("\ufeff").startswith(REFERENCE_ONLY):
                 self.solution_files.setdefault(data, file)
+                code = _code_lines(text) if blocks else set()
                 for block in blocks:
-                    for number, stripped in _substantial(block):
+                    for number, stripped in _substantial(block, code):
                         self.lines.setdefault(stripped, (file, number))
         for line in allowed:
             self.lines.pop(line, None)

@@ -86,6 +86,16 @@ def solution_block_count(source: str, filename: str = "<source>") -> int:
     return len(_parse_blocks(source, filename))
 
 
+def solution_spans(source: str, filename: str = "<source>") -> list[tuple[int, int, list[str]]]:
+    """``(begin line, end line, STARTER code lines)`` of every solution block, as generation finds them.
+
+    The leak check (:mod:`autograder.packaging`) reads the reference through this, so the security backstop
+    sees exactly the blocks the generator strips. Raises :class:`AutograderError` for malformed markers.
+    """
+    return [(block.begin, block.end, [code.strip() for _, code in block.starter if code.strip()])
+            for block in _parse_blocks(source, filename)]
+
+
 def generate_starter(reference_dir: Path, *, slug: str) -> dict[str, str]:
     """Every starter file for ``slug``, as relative POSIX path → text, in sorted path order.
 

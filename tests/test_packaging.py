@@ -398,6 +398,22 @@ def test_leaks_are_refused_naming_the_file(course: CourseLayout, make_leak, what
     assert dist_is_empty(course)
 
 
+def test_leak_check_sees_the_blocks_the_generator_strips(course: CourseLayout) -> None:
+    """One parser for both: an `# END SOLUTION` line inside a string ended the leak check's old line-regex block
+    early, so a solution line after it counted as shared code and could ship; the generator (tokenize) strips it."""
+    reference = course.reference_dir(SLUG) / "demo.py"
+    reference.write_text(reference.read_text() + (
+        '\n\ndef tricky() -> str:\n    # BEGIN SOLUTION\n    banner = """\n# END SOLUTION\n"""\n'
+        "    return banner + str(the_secret_after_the_string_marker)\n    # END SOLUTION\n"))
+    from autograder.starter import write_starter
+
+    write_starter(course.reference_dir(SLUG), course.starter_dir(SLUG), slug=SLUG)
+    assert "the_secret_after_the_string_marker" not in (course.starter_dir(SLUG) / "demo.py").read_text()
+    (_public(course) / "helper_copy.py").write_text("def f(banner):\n    return banner + str(the_secret_after_the_string_marker)\n")
+    with pytest.raises(LeakError, match=r"helper_copy.py\) line 2 repeats solution code"):
+        build_starter_zip(course, load_spec(course, SLUG))
+
+
 def test_leak_check_allows_lines_the_starter_legitimately_has(course: CourseLayout) -> None:
     """STARTER lines, code outside the blocks, docstrings and comments of the blocks may appear in the starter."""
     (course.starter_dir(SLUG) / "extra.py").write_text(
