@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from autograder.isolation import jail
 
-    report = jail.lock_down(json.loads(options.jail), keep_fds=(0, 1, 2, options.requests, options.replies))
+    report = jail.lock_down(json.loads(options.jail), keep_fds=(0, 1, 2, options.requests, options.replies),
+                           workdir=str(options.workdir))
 
     from autograder.perf.allocator import set_allocator
 

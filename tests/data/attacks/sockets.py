@@ -6,7 +6,11 @@
 def _attack_sockets():
     import socket
 
-    interfaces = [name for _, name in socket.if_nameindex()]
+    try:
+        interfaces = [name for _, name in socket.if_nameindex()]
+    except OSError:  # the sandbox refuses even if_nameindex's netlink socket: read this network namespace's list
+        with open("/proc/net/dev") as devices:
+            interfaces = [line.split(":")[0].strip() for line in devices.readlines()[2:]]
     isolated = interfaces == ["lo"]
     attempts = []
 
