@@ -27,7 +27,7 @@ from typing import Any
 from autograder.discovery import static_tests
 from autograder.errors import AutograderError
 from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLATION, RESULT, START, EventReader
-from autograder.isolation import sandbox
+from autograder.isolation import leftovers, sandbox
 from autograder.metadata import TestInfo
 from autograder.spec import AssignmentSpec, TestFolder
 
@@ -159,6 +159,8 @@ class Supervisor:
                         assert accounts is not None
                         sandbox.kill_user_processes(accounts[1].uid)  # this slot's reference account
                         self._isolation["processes_killed_after_run"] = killed
+                        self._isolation["leftovers_removed"] = {  # SysV IPC and temp files: nothing reaches the next run
+                            a.name: leftovers.remove_leftovers(a.uid, a.gid, self.python) for a in accounts}
                     if self.isolate:
                         sandbox.remove_tree(self._worker_root)
         for nodeid in self._order:
