@@ -237,11 +237,17 @@ def check(slug: str | None, submission: Path) -> None:
     if skipped:
         console.print(f"{skipped} test(s) were skipped here: they can only run on the grader (each says why above), "
                       "and run when you submit.")
+    from autograder.staff.honesty import check_reminder
+
+    if reminder := check_reminder(spec.slug):
+        console.print(reminder, markup=False)
 
 
 @main.command("sandbox-setup")
+@click.option("--slots", type=int, default=0, show_default=True,
+              help="Also prepare grading slots 1..N for parallel regrades (`regrade -j N`; two accounts per slot).")
 @_fail_cleanly
-def sandbox_setup() -> None:
+def sandbox_setup(slots: int) -> None:
     """As root: create the unprivileged grading account and let it reach this Python (setup.sh runs this)."""
     import os
 
@@ -259,6 +265,9 @@ def sandbox_setup() -> None:
     if problem:
         raise AutograderError(problem)
     console.print(f"[green]ok[/] account {account.name} (uid {account.uid}) can run {sys.executable}")
+    for slot in range(1, slots + 1):
+        for extra in sandbox.slot_accounts(slot) or ():
+            console.print(f"[green]ok[/] slot {slot}: account {extra.name} (uid {extra.uid})")
 
 
 def _protect_grader_folders(root: Path) -> None:
@@ -291,6 +300,9 @@ def gradescope(slug: str, root: Path) -> None:
         from autograder.grading import grade as run_grade
 
         results = run_grade(spec, root / "submission")
+        from autograder.staff.honesty import add_to_results
+
+        add_to_results(results, root / "submission")  # staff-only, hidden, 0 points: never changes the score
     except Exception as exc:  # the grader itself broke: still write a parseable file that says so
         results = {
             "score": 0.0, "execution_time": 0.0, "tests": [], "output_format": "md",
@@ -300,3 +312,10 @@ def gradescope(slug: str, root: Path) -> None:
         }
     write_results(results, results_path)
     click.echo(json.dumps({"score": results["score"], "tests": len(results["tests"])}))
+
+
+from autograder.staff import cli as _staff_cli  # noqa: E402 - the staff verbs live in their own package
+
+main.add_command(_staff_cli.regrade)
+main.add_command(_staff_cli.merge)
+main.add_command(_staff_cli.similarity)

@@ -20,7 +20,7 @@ from autograder import escape
 from autograder.events import cap
 from autograder.feedback import render_output
 from autograder.spec import AssignmentSpec
-from autograder.supervisor import PASSED, Outcome, RunRecord
+from autograder.supervisor import PASSED, SKIPPED, Outcome, RunRecord
 
 SUMMARY_CAP = 20_000
 
@@ -77,7 +77,28 @@ def test_entry(outcome: Outcome, number: str) -> dict[str, Any]:
         entry["extra_data"]["perf"] = outcome.perf  # raw samples, seeds, threads, hardware: for audits
     if outcome.info.tags:
         entry["tags"] = list(outcome.info.tags)
+    if _pending_on_gpu(outcome):
+        _mark_pending(entry, float(outcome.info.weight or 0.0))
     return entry
+
+
+GPU_SKIP_REASON = "needs a CUDA GPU"  # the start of the runner's skip message for requires("cuda") (plugin.py)
+
+
+def _pending_on_gpu(outcome: Outcome) -> bool:
+    """A ``requires("cuda")`` test this GPU-less grader skipped: not a failure, it is graded later on a GPU."""
+    return outcome.kind == SKIPPED and any(p.get("outcome") == "skipped" and str(p.get("message", "")).startswith(
+        GPU_SKIP_REASON) for p in outcome.phases)
+
+
+def _mark_pending(entry: dict[str, Any], weight: float) -> None:
+    """Show it as pending: 0 of 0 points here (so Gradescope counts no loss), tagged ``pending-gpu``, and say when
+    its points come. ``autograder merge`` replaces it with the GPU run's result (docs/staff.md)."""
+    entry.update(score=0.0, max_score=0.0, status="passed", output=(
+        f"Pending, not failed: this test needs a GPU, which Gradescope does not have. Course staff run it on a GPU "
+        f"after the deadline and add its {weight:g} point(s) to your grade then."))
+    entry["tags"] = sorted(set(entry.get("tags", [])) | {"pending-gpu"})
+    entry["extra_data"].update(outcome="pending", pending_device="cuda", pending_points=weight)
 
 
 def _sort_key(number: str) -> tuple[int, ...]:
