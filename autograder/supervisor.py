@@ -155,10 +155,17 @@ class Supervisor:
                         queue[:0] = self._run_unit(queue.pop(0))
                 finally:
                     if account is not None:
-                        killed = sandbox.kill_user_processes(account.uid)
                         assert accounts is not None
+                        still_running = _still_running(accounts)  # said before they are killed: why, and which
+                        killed = sandbox.kill_user_processes(account.uid)
                         sandbox.kill_user_processes(accounts[1].uid)  # this slot's reference account
                         self._isolation["processes_killed_after_run"] = killed
+                        if still_running:
+                            self._isolation["killed_after_run"] = {
+                                "why": (f"still running under grading slot {self.slot}'s accounts when grading ended; "
+                                        "every process of those accounts is ended before results.json is written, "
+                                        "so nothing of the submission can outlive its grading or touch the next one"),
+                                "processes": still_running}
                         self._isolation["leftovers_removed"] = {  # SysV IPC and temp files: nothing reaches the next run
                             a.name: leftovers.remove_leftovers(a.uid, a.gid, self.python) for a in accounts}
                     if self.isolate:
@@ -436,6 +443,21 @@ class Supervisor:
                 if other not in self._outcomes and "submission" in self._info[other].fixtures and other != nodeid:
                     self._record(other, kind, reason=why)
         self._record(nodeid, kind, reason=why, duration_s=round(elapsed, 3))
+
+
+def _still_running(accounts: "tuple[sandbox.Account, sandbox.Account]", limit: int = 20) -> list[dict[str, Any]]:
+    """The processes of a slot's accounts still alive at the end of a run: account, pid and the kernel's short
+    name for it (/proc/PID/comm, chosen by the process: kept printable and short, it is data, not a fact)."""
+    found = []
+    for account in accounts:
+        for pid in sandbox.user_processes(account.uid)[:limit]:
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                continue
+            found.append({"account": account.name, "pid": pid,
+                          "name": "".join(c if c.isprintable() else "?" for c in name)[:32]})
+    return found[:limit]
 
 
 def _kind_from_phases(phases: list[dict[str, Any]]) -> str:

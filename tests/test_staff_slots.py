@@ -101,3 +101,16 @@ def test_lock_is_reentrant_in_one_thread_and_visible_to_others() -> None:
             assert lock.busy()
         assert lock.busy()
     assert not lock.busy()
+
+
+def test_the_final_kill_all_says_why_and_what(course: Path, tmp_path: Path) -> None:
+    mod = _make_class()
+    daemon = _submission(tmp_path / "daemon", "import os, time\nif os.fork() == 0:\n    os.setsid()\n    while True:\n"
+                         "        time.sleep(0.05)\n\n" + mod.ADD + "\n\n" + mod.MUL)
+    run = _start(course, daemon, tmp_path / "out-daemon", SLOTS[0])
+    assert run.wait(timeout=300) == 0
+    isolation = _results(tmp_path / "out-daemon")["extra_data"]["isolation"]
+    killed = isolation["killed_after_run"]
+    assert "still running" in killed["why"] and f"slot {SLOTS[0]}" in killed["why"]
+    assert killed["processes"] and {p["account"] for p in killed["processes"]} == {sandbox.slot_users(SLOTS[0])[0]}
+    assert not sandbox.user_processes(sandbox.grading_account(sandbox.slot_users(SLOTS[0])[0]).uid)
