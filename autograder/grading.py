@@ -7,6 +7,7 @@ the files the spec lists are copied into the graded folder; the rest are ignored
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from autograder.spec import AssignmentSpec
 from autograder.supervisor import Supervisor
 
 IGNORED_NAMES = {"__pycache__", "__MACOSX", ".DS_Store"}
+MAX_WALK_DEPTH = 32        # folders below the upload that the intake looks into
+MAX_WALK_ENTRIES = 20_000  # entries it looks at in all
 
 
 @dataclass
@@ -30,11 +33,37 @@ class Intake:
     notes: list[str] = field(default_factory=list)
 
 
+def _files_under(root: Path) -> list[Path]:
+    """Every regular file under ``root``, sorted. The upload is data, not structure: no recursion (Path.rglob
+    and os.walk raise RecursionError on a 3000-deep chain before Python 3.12), no link followed, at most
+    MAX_WALK_DEPTH levels and MAX_WALK_ENTRIES entries looked at."""
+    found: list[Path] = []
+    todo, seen = [(root, 0)], 0
+    while todo:
+        folder, depth = todo.pop()
+        try:
+            with os.scandir(folder) as listing:
+                for entry in listing:
+                    seen += 1
+                    if seen > MAX_WALK_ENTRIES:
+                        return sorted(found)
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth < MAX_WALK_DEPTH:
+                            todo.append((Path(entry.path), depth + 1))
+                    elif entry.is_file(follow_symlinks=False):
+                        found.append(Path(entry.path))
+        except OSError:
+            continue
+    return sorted(found)
+
+
 def _locate(submission: Path, spec: AssignmentSpec) -> tuple[Path, list[str]]:
     """The folder holding the required files: the upload itself, or the one folder inside it that has them."""
     if all((submission / name).is_file() for name in spec.submission.required):
         return submission, []
-    for candidate in sorted(p.parent for p in submission.rglob(spec.submission.required[0])):
+    first = Path(spec.submission.required[0]).parts
+    found = [p for p in _files_under(submission) if p.parts[-len(first):] == first and len(p.parts) > len(first)]
+    for candidate in sorted({p.parents[len(first) - 1] for p in found}):
         if any(part in IGNORED_NAMES for part in candidate.parts):
             continue
         if all((candidate / name).is_file() for name in spec.submission.required):
@@ -67,8 +96,8 @@ def take_in(submission: Path, spec: AssignmentSpec, into: Path, *, note_extra_fi
         shutil.copyfile(path, into / name)
         taken.append(name)
     if source.is_dir() and note_extra_files:
-        extra = sorted(str(p.relative_to(source)) for p in source.rglob("*")
-                       if p.is_file() and str(p.relative_to(source)) not in spec.submission.files
+        extra = sorted(str(p.relative_to(source)) for p in _files_under(source)
+                       if str(p.relative_to(source)) not in spec.submission.files
                        and not any(part in IGNORED_NAMES for part in p.parts))
         if extra:
             shown = ", ".join(escape.code(e) for e in extra[:10]) + (" …" if len(extra) > 10 else "")

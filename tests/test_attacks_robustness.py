@@ -195,18 +195,13 @@ def test_remove_tree_handles_a_chain_deeper_than_the_recursion_limit(tmp_path: P
     root.mkdir()
     (root / "file.txt").write_text("x")
     os.symlink("/etc", root / "link-to-etc")  # never followed
-    start = os.open(".", os.O_RDONLY)
+    deep_chain(root, 3000, "bottom.txt")
     try:
-        os.chdir(root)
-        for _ in range(3000):
-            os.mkdir("d")
-            os.chdir("d")
-        Path("bottom.txt").write_text("bottom")
+        sandbox.remove_tree(root)
+        assert not root.exists() and Path("/etc").is_dir()
     finally:
-        os.fchdir(start)
-        os.close(start)
-    sandbox.remove_tree(root)
-    assert not root.exists() and Path("/etc").is_dir()
+        if root.exists():  # leave no chain behind for pytest's own (recursive) clean-up of old tmp folders
+            subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 STOPPER = r"""
@@ -284,3 +279,36 @@ def test_clean_up_helper_stopped_at_its_worst_moment_is_not_waited_for(monkeypat
         sleeper.wait(timeout=10)
     assert sleeper.returncode == -signal.SIGKILL
     assert sandbox.user_processes(account.uid) == []
+
+
+def test_intake_walks_an_upload_deeper_than_the_recursion_limit(tmp_path: Path, toy_spec: Any) -> None:
+    """Path.rglob and os.walk raised RecursionError on a 3000-deep chain in the upload, before any test ran."""
+    from autograder.grading import take_in
+
+    upload = tmp_path / "upload"
+    (upload / "folder").mkdir(parents=True)
+    (upload / "folder" / "toy.py").write_text("def add(a, b):\n    return a + b\n")
+    (upload / "folder" / "extra.txt").write_text("x")
+    try:
+        deep_chain(upload, 3000, "toy.py")
+        intake = take_in(upload, toy_spec, tmp_path / "into")
+    finally:
+        sandbox.remove_tree(upload)  # pytest's own clean-up of old tmp folders recurses (RecursionError)
+    assert intake.files == ["toy.py"]
+    assert (tmp_path / "into" / "toy.py").read_text().startswith("def add")
+    assert any("`folder/`" in note for note in intake.notes), intake.notes
+    assert any("`extra.txt`" in note for note in intake.notes), intake.notes
+
+
+def deep_chain(folder: Path, levels: int, bottom: str) -> None:
+    """``levels`` nested folders named d in ``folder``, with a file named ``bottom`` at the end."""
+    start = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir(folder)
+        for _ in range(levels):
+            os.mkdir("d")
+            os.chdir("d")
+        Path(bottom).write_text("the bottom of the chain")
+    finally:
+        os.fchdir(start)
+        os.close(start)
