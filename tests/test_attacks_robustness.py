@@ -312,3 +312,68 @@ def deep_chain(folder: Path, levels: int, bottom: str) -> None:
     finally:
         os.fchdir(start)
         os.close(start)
+
+
+# ============================================================================================ codec, directly
+def _empty_lists_frame(mib: float) -> bytes:
+    from autograder.isolation import codec
+
+    count = int(mib * 1024 * 1024) // 3
+    header = b'{"v":[' + b"[]," * (count - 1) + b'[]],"b":[]}'
+    pad = -(codec.FRAME.size + len(header)) % codec.ALIGN
+    return codec.FRAME.pack(len(header) + pad, len(header) + pad) + header + b" " * pad
+
+
+def test_header_over_the_limit_is_refused_from_the_frame_alone() -> None:
+    """The 63 MiB header of empty lists: refused before a byte of the body is read (it used to be read, then
+    parsed into ~1.5 GB of lists). Nothing but the 16-byte frame is written here, so a read would time out."""
+    from autograder.isolation import codec
+
+    frame = _empty_lists_frame(63)
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, frame[:codec.FRAME.size])
+        with pytest.raises(codec.ProtocolError, match="header of 66,060,"):
+            codec.receive(read_fd, lambda n: None, max_bytes=512 << 20, deadline=time.monotonic() + 5)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_header_of_too_many_containers_is_refused_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the byte limit but 10M empty lists: counted on the raw bytes, refused without json.loads."""
+    from autograder.isolation import codec
+
+    frame = _empty_lists_frame(30)
+    monkeypatch.setattr(codec.json, "loads", lambda *a, **k: pytest.fail("json.loads ran on a header of 10M lists"))
+    with pytest.raises(codec.ProtocolError, match="too many items"):
+        codec.unpack(frame[:codec.FRAME.size], bytearray(frame[codec.FRAME.size:]), lambda n: None)
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda torch: torch.zeros(3).to_sparse(), id="sparse_coo"),
+    pytest.param(lambda torch: torch.eye(3).to_sparse_csr(), id="sparse_csr"),
+    pytest.param(lambda torch: torch.empty(3, device="meta"), id="meta"),
+])
+def test_sparse_and_meta_tensors_are_refused_with_a_reason(make: Callable[[Any], Any]) -> None:
+    """They raised inside the worker's reply path, which killed the worker ("called sys.exit()")."""
+    import torch
+
+    from autograder.isolation import codec
+
+    with pytest.raises(codec.ProtocolError, match="to_dense|meta"):
+        codec.pack({"ok": [make(torch)]}, to_handle=lambda value: 1)
+
+
+def test_a_value_whose_own_methods_raise_is_a_protocol_error() -> None:
+    import torch
+
+    from autograder.isolation import codec
+
+    class Hostile(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            raise SystemExit(3)
+
+    with pytest.raises(codec.ProtocolError, match="SystemExit"):
+        codec.pack(torch.zeros(2).as_subclass(Hostile), to_handle=lambda value: 1)
