@@ -190,8 +190,21 @@ def _package(slug: str, which: str, verb: str) -> None:
 @click.argument("slug")
 @_fail_cleanly
 def build(slug: str) -> None:
-    """Write dist/SLUG/autograder.zip for Gradescope (deterministic: same inputs, same bytes)."""
+    """Write dist/SLUG/autograder.zip for Gradescope (deterministic: same inputs, same bytes), and say which
+    Gradescope settings to choose for it (the [gradescope] table of assignment.toml)."""
     _package(slug, "build_autograder_zip", "built")
+    spec = _spec(slug)[1]
+    gradescope = spec.gradescope
+    if gradescope is None:
+        console.print("[yellow]no [gradescope] table[/] in assignment.toml: Gradescope would use its default, 0.5 CPU, "
+                      "0.75 GB, 10 min. Measure the reference in that container (`python -m autograder.envelope`, "
+                      "docs/assignment-spec.md) and declare the setting it needs.")
+        return
+    console.print(f"Gradescope settings (Configure Autograder): base image Ubuntu 22.04, {gradescope.describe()}")
+    if gradescope.measured_peak_mb is not None or gradescope.measured_grade_s is not None:
+        peak = f"peaked at {gradescope.measured_peak_mb} MB" if gradescope.measured_peak_mb is not None else ""
+        took = f"took {gradescope.measured_grade_s:g} s" if gradescope.measured_grade_s is not None else ""
+        console.print(f"  the reference's grade {' and '.join(p for p in (peak, took) if p)} in that container")
 
 
 @main.command()

@@ -55,7 +55,7 @@ class LimitsSpec:
     memory_mb: int
     gradescope_timeout_s: float
     processes: int = 64        # RLIMIT_NPROC of the student's account (threads count too)
-    file_size_mb: int = 64     # RLIMIT_FSIZE: largest file student code may write
+    file_size_mb: int = 256    # RLIMIT_FSIZE: largest file student code may write (torch.compile writes a 64 MiB header)
     open_files: int = 256      # RLIMIT_NOFILE
     max_return_mb: int = 512   # largest single reply the runner accepts from student code
 
@@ -64,6 +64,26 @@ class LimitsSpec:
         return {"address_space": self.memory_mb * 1024 * 1024, "cpu_seconds": int(self.deadline_s),
                 "processes": self.processes, "file_size": self.file_size_mb * 1024 * 1024,
                 "open_files": self.open_files}
+
+
+# The (CPUs, memory MB) pairs Gradescope's autograder settings offer, and its longest timeout.
+GRADESCOPE_SETTINGS = ((0.5, 768), (1.0, 1536), (2.0, 3072), (4.0, 6144))
+GRADESCOPE_MAX_TIMEOUT_MIN = 40
+
+
+@dataclass(frozen=True)
+class GradescopeSpec:
+    """``[gradescope]``: the container the assignment needs on Gradescope (its autograder settings page), and
+    what a run of the reference measured in such a container (``python -m autograder.envelope``)."""
+
+    cpus: float
+    memory_mb: int
+    timeout_min: int
+    measured_peak_mb: int | None = None   # peak memory of the reference's whole grade, page cache included
+    measured_grade_s: float | None = None  # its wall time at `cpus`
+
+    def describe(self) -> str:
+        return f"{self.cpus:g} CPU, {self.memory_mb / 1024:g} GB memory, timeout {self.timeout_min} min"
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,7 @@ class AssignmentSpec:
     perf: tuple[PerfDeclaration, ...] = ()
     baseline_dir: Path | None = None  # naive implementation shipped to students for local perf previews
     student_side: tuple[str, ...] = ()  # trusted helper modules (tests/NAME.py) run in the student's process
+    gradescope: GradescopeSpec | None = None  # [gradescope]: the container setting to choose
 
     def perf_declaration(self, name: str) -> PerfDeclaration | None:
         return next((d for d in self.perf if d.name == name), None)
@@ -266,7 +287,7 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
         memory_mb=lim.get("memory_mb", int, 4096, check=lambda v: None if v >= 512 else "must be at least 512"),
         gradescope_timeout_s=float(lim.get("gradescope_timeout_s", (int, float), 600, check=_positive)),
         processes=lim.get("processes", int, 64, check=lambda v: None if v >= 16 else "must be at least 16 (torch starts threads)"),
-        file_size_mb=lim.get("file_size_mb", int, 64, check=_positive),
+        file_size_mb=lim.get("file_size_mb", int, 256, check=_positive),
         open_files=lim.get("open_files", int, 256, check=lambda v: None if v >= 64 else "must be at least 64"),
         max_return_mb=lim.get("max_return_mb", int, 512, check=_positive),
     )
@@ -308,6 +329,7 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
                             "list module names of files in the assignment's tests/ folder, without .py"))
     tests.refuse_unknown()
     perf = _perf_declarations(path, top.table("perf", {}), assignment_dir, submission, devices)
+    gradescope = _gradescope(top.table("gradescope"), limits) if "gradescope" in data else None
     top.refuse_unknown()
     test_files = [file for folder in folders if folder.path.is_dir() for file in sorted(folder.path.rglob("test_*.py"))]
     problems += static_problems(path, assignment_dir, reference_dir, test_files, perf, complete=not student_copy)
@@ -319,6 +341,7 @@ def _parse(path: Path, slug: str, assignment_dir: Path, reference_dir: Path | No
         reference_dir=reference_dir, starter_dir=starter_dir, handout=handout,
         devices=devices, requirements=requirements, submission=submission, limits=limits,
         test_folders=tuple(folders), perf=perf, baseline_dir=baseline_dir, student_side=student_side,
+        gradescope=gradescope,
     )
 
 
@@ -368,3 +391,36 @@ def _perf_declarations(path: Path, table: _Table, assignment_dir: Path, submissi
             report(SpecError(path, f"{key}.devices", f"has {unknown}, not in [assignment] devices", "list only those devices"))
         declarations.append(declaration)
     return tuple(declarations)
+
+
+def _gradescope(table: _Table, limits: LimitsSpec) -> GradescopeSpec:
+    """``[gradescope]``: one of the settings Gradescope offers, consistent with [limits] and with what the
+    reference measured in that envelope (docs/assignment-spec.md)."""
+    number = (int, float)
+    offered = ", ".join(f"{c:g} CPU / {m} MB" for c, m in GRADESCOPE_SETTINGS)
+    spec = GradescopeSpec(
+        cpus=float(table.get("cpus", number, 0.5, check=_positive)),
+        memory_mb=table.get("memory_mb", int, 768, check=_positive),
+        timeout_min=table.get("timeout_min", int, 10, check=lambda v: None if 1 <= v <= GRADESCOPE_MAX_TIMEOUT_MIN
+                              else f"must be between 1 and {GRADESCOPE_MAX_TIMEOUT_MIN} (Gradescope's limits)"),
+        measured_peak_mb=table.get("measured_peak_mb", int, None, check=_positive),
+        measured_grade_s=table.get("measured_grade_s", number, None, check=_positive),
+    )
+    table.refuse_unknown()
+    where, report = table.path, table.report
+    if (spec.cpus, spec.memory_mb) not in GRADESCOPE_SETTINGS:
+        report(SpecError(where, "gradescope.memory_mb", f"= {spec.memory_mb} with cpus = {spec.cpus:g} is not a setting "
+                         "Gradescope offers", f"choose one of: {offered}"))
+    if limits.gradescope_timeout_s != spec.timeout_min * 60:
+        report(SpecError(where, "limits.gradescope_timeout_s", f"= {limits.gradescope_timeout_s:g} s disagrees with "
+                         f"[gradescope] timeout_min = {spec.timeout_min}",
+                         f"set gradescope_timeout_s = {spec.timeout_min * 60} (or remove it and keep timeout_min = 10)"))
+    if spec.measured_peak_mb is not None and spec.measured_peak_mb > spec.memory_mb:
+        report(SpecError(where, "gradescope.memory_mb", f"= {spec.memory_mb} is below the {spec.measured_peak_mb} MB the "
+                         "reference's grade measured (the container would kill the grader)",
+                         f"choose a larger setting ({offered}) or make the grade use less memory"))
+    if spec.measured_grade_s is not None and spec.measured_grade_s > limits.deadline_s:
+        report(SpecError(where, "gradescope.cpus", f"= {spec.cpus:g}: the reference's grade measured "
+                         f"{spec.measured_grade_s:g} s there, beyond limits.deadline_s = {limits.deadline_s:g}",
+                         "choose more CPUs, raise deadline_s and timeout_min, or make the tests cheaper"))
+    return spec
