@@ -55,7 +55,7 @@ class LimitsSpec:
     memory_mb: int
     gradescope_timeout_s: float
     processes: int = 64        # RLIMIT_NPROC of the student's account (threads count too)
-    file_size_mb: int = 256    # RLIMIT_FSIZE: largest file student code may write (torch.compile writes a 64 MiB header)
+    file_size_mb: int = 256    # RLIMIT_FSIZE: largest file student code may write (torch.compile writes a 147 MiB header)
     open_files: int = 256      # RLIMIT_NOFILE
     max_return_mb: int = 512   # largest single reply the runner accepts from student code
 
