@@ -426,12 +426,10 @@ METHODS: list[dict[str, Any]] = [
     {"name": "int8 per-tensor", "bits": 8, "per_channel": False},
     {"name": "int8 per-channel", "bits": 8},
     {"name": "int4 per-channel", "bits": 4},
-    {"name": "prune 50%", "sparsity": 0.5},
     {"name": "prune 80%", "sparsity": 0.8},
     {"name": "prune 95%", "sparsity": 0.95},
     {"name": "prune 50% + int8", "sparsity": 0.5, "bits": 8},
     {"name": "prune 70% + int4", "sparsity": 0.7, "bits": 4},
-    {"name": "prune 80% + int4", "sparsity": 0.8, "bits": 4},
 ]
 # END SOLUTION
 
