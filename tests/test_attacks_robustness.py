@@ -163,10 +163,14 @@ def _stop_race(run: GroupRun, records: list[dict[str, Any]], arena: Arena) -> No
     assert any(r.get("event") == "started" for r in records), "the daemons did not start"
     assert any(r.get("event") == "stopping" for r in records), "the daemons never saw the worker end"
     honest = arena.grade("honest")
-    took, honest_took = run.returned_at - run.started_at, honest.returned_at - honest.started_at
-    # Not a wall-clock limit: the grade with the stoppers takes about as long as the honest one (before the fix it
-    # never ended). 2x leaves room for a noisy machine.
+    assert run.results is not None and honest.results is not None
+    # Not a wall-clock limit: grading with the stoppers (clean-up included; waiting for another grading's account
+    # lock is not counted) takes about as long as the honest grading. Before the fix it never ended.
+    took, honest_took = run.results["execution_time"], honest.results["execution_time"]
     assert took < 2 * honest_took + 30, f"graded in {took:.0f} s; the honest reference took {honest_took:.0f} s"
+    assert took < arena.spec.limits.deadline_s
+    killed = run.results["extra_data"]["isolation"].get("killed_after_run", {}).get("processes", [])
+    assert len(killed) >= 1, "the stoppers were not among the processes killed after the run"
 
 
 assert set(CHECKS) == set(BY_NAME), f"attacks without a check or checks without an attack: {set(CHECKS) ^ set(BY_NAME)}"
