@@ -54,7 +54,9 @@ def judge(spec: AssignmentSpec, runs: dict[str, dict[str, Any]]) -> list[str]:
     if start_score != 0:
         scoring = [t["name"] for t in runs["starter"]["tests"] if t["score"] > 0]
         problems.append(f"the starter earns {start_score:g} points; tests it passes: {', '.join(scoring)}")
-    names = [sorted(t["extra_data"]["nodeid"] for t in runs[label]["tests"]) for label in ("reference", "starter")]
+    # A passing leaderboard-only test is on the leaderboard only (results.leaderboard_only): it still counts as listed.
+    names = [sorted([t["extra_data"]["nodeid"] for t in runs[label]["tests"]]
+                    + runs[label].get("extra_data", {}).get("leaderboard_only_tests", [])) for label in ("reference", "starter")]
     if names[0] != names[1]:
         problems.append(f"the reference and starter runs list different tests: {sorted(set(names[0]) ^ set(names[1]))}")
     return problems
