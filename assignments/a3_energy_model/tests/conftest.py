@@ -36,9 +36,9 @@ def wrapped_total_uj(readings: list[int], max_range_uj: int) -> int:
 def mlp(sizes: list[int]) -> nn.Sequential:
     """a1's MLP layout: Linear(s[0], s[1]), ReLU, ..., Linear(s[-2], s[-1])."""
     layers: list[nn.Module] = []
-    for index, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
-        layers += [nn.ReLU()] if index else []
-        layers.append(nn.Linear(fan_in, fan_out))
+    for position in range(len(sizes) - 1):
+        layers += [nn.ReLU()] if position else []
+        layers.append(nn.Linear(sizes[position], sizes[position + 1]))
     return nn.Sequential(*layers)
 
 

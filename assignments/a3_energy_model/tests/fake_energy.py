@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -63,8 +64,7 @@ def make_unreadable(root: str, zone_dir: str) -> bool:
     path = os.path.join(root, zone_dir, "energy_uj")
     os.chmod(path, 0)
     try:
-        with open(path, encoding="ascii") as handle:
-            handle.read()
+        Path(path).read_bytes()
     except PermissionError:
         return True
     return False
@@ -116,8 +116,7 @@ class Bumper:
 
     def bump(self, zone_dir: str, uj: int) -> None:
         path = os.path.join(self.root, zone_dir, "energy_uj")
-        with open(path, encoding="ascii") as handle:
-            value = int(handle.read())
+        value = int(Path(path).read_text(encoding="ascii"))
         set_counter(self.root, zone_dir, (value + uj) % self.ranges[zone_dir])
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
