@@ -16,6 +16,7 @@ import io
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 NOISE_T = 25  # copydetect's defaults: matches shorter than this many tokens are ignored ...
 GUARANTEE_T = 30  # ... and matches this long are always found (window = guarantee - noise + 1)
@@ -46,7 +47,7 @@ def _source(folder: Path, files: list[str]) -> str:
     return "\n\n".join(parts)
 
 
-def _fingerprint(code: str, boilerplate: list[int] | None = None):  # type: ignore[no-untyped-def]
+def _fingerprint(code: str, boilerplate: list[int] | None = None) -> Any:
     from copydetect import CodeFingerprint
 
     return CodeFingerprint("submission.py", NOISE_T, GUARANTEE_T - NOISE_T + 1, boilerplate=boilerplate or [],
@@ -69,14 +70,15 @@ def rank_pairs(submissions: dict[str, Path], files: list[str], starter: Path | N
             except Exception:  # noqa: BLE001 - an untokenisable file is simply not compared
                 continue
     pairs = []
+    shared: dict[tuple[str, str], tuple[Any, Any]] = {}  # where the shared code is, in each raw source
     for a, b in itertools.combinations(sorted(prints), 2):
         tokens, (sim_a, sim_b), slices = compare_files(prints[a], prints[b])
         pairs.append(Pair(a, b, float(sim_a), float(sim_b), int(tokens)))
-        pairs[-1]._slices = slices  # type: ignore[attr-defined]
+        shared[(a, b)] = slices
     pairs.sort(key=lambda p: (-p.score, -p.tokens, p.a, p.b))
     for pair in pairs[:top]:
         texts = []
-        for key, slices in zip((pair.a, pair.b), pair._slices):  # type: ignore[attr-defined]
+        for key, slices in zip((pair.a, pair.b), shared[(pair.a, pair.b)]):
             code = prints[key].raw_code
             if len(slices) and np.asarray(slices).size:
                 marked, _ = highlight_overlap(code, np.asarray(slices), "<mark>", "</mark>", escape_html=True)

@@ -8,8 +8,9 @@ grades, declarations and similarity against it:
   any two honest students share at most two helpers written the same way;
 - partial (4 of the honest ones): ``mul`` wrong (12/15) or ``add`` wrong on negatives (partial credit);
 - the starter, twice (0 points); broken: a syntax error, a misnamed file, an empty folder;
-- two attacks: ``os.kill(-1, SIGKILL)`` from inside ``add`` (kills everything of its grading account, so only
-  its own slot) and a daemon left running at import; both must not disturb any other submission;
+- two attacks: ``os.kill(-1, SIGKILL)`` from inside ``add`` (reaches every process of its grading account but
+  itself: with slots, nothing of another run) and a daemon left running at import; both score 15 and must not
+  disturb any other submission;
 - three disguised copies of honest students: identifiers renamed, functions reordered, comments rewritten;
 - declarations: ``# AI: ChatGPT`` with a transcript, ``# AI: Copilot`` with prompts, an acknowledgement, and a
   ChatGPT mention without the header (a policy gap); one group submission with two submitters; one name that
