@@ -93,6 +93,9 @@ def read_output(out: Path) -> tuple[dict[str, Any], list[Graded]]:
         record.flags += [str(f) for f in job.get("flags", [])]  # a merge's flags (missing sides)
         if results is None and not record.flags:
             record.flags.append("not graded: rerun the regrade (it resumes) to grade it")
+        elif any("could not be loaded: silence" in str(t.get("output", "")) for t in results.get("tests", [])):
+            record.flags.append("the grader's test process went silent while loading the tests (a machine too "
+                                "loaded for the per-test time limit?): regrade this submission with --force or -j 1")
         elif job.get("status") not in (None, "graded"):
             record.flags.append(f"{job.get('status')}: {job.get('error') or (results.get('extra_data') or {}).get('error', '')}"[:300])
         graded.append(record)

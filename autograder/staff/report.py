@@ -44,7 +44,8 @@ def score_histogram(records: list[Graded]) -> str:
     scores = [r.total for r in records if r.total is not None]
     top = max((r.max_total for r in records), default=0.0) or 1.0
     figure, axes = plt.subplots(figsize=(6, 3))
-    axes.hist(scores, bins=min(20, max(5, len(set(scores)))), range=(0, top), color="#4c72b0", edgecolor="white")
+    bins = int(top) + 1 if top <= 50 else 25  # one bar per point when the total is small
+    axes.hist(scores, bins=bins, range=(-0.5, top + 0.5) if top <= 50 else (0, top), color="#4c72b0", edgecolor="white")
     axes.set_xlabel(f"total score (of {top:g})")
     axes.set_ylabel("submissions")
     return _img(_png(figure), "score histogram")
