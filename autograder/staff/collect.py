@@ -91,8 +91,9 @@ def read_output(out: Path) -> tuple[dict[str, Any], list[Graded]]:
         record = Graded(id=entry["id"], submitters=entry.get("submitters", []), created_at=entry.get("created_at", ""),
                         results=results, job=job)
         record.flags += [str(f) for f in job.get("flags", [])]  # a merge's flags (missing sides)
-        if results is None and not record.flags:
-            record.flags.append("not graded: rerun the regrade (it resumes) to grade it")
+        if results is None:
+            if not record.flags:
+                record.flags.append("not graded: rerun the regrade (it resumes) to grade it")
         elif any("could not be loaded: silence" in str(t.get("output", "")) for t in results.get("tests", [])):
             record.flags.append("the grader's test process went silent while loading the tests (a machine too "
                                 "loaded for the per-test time limit?): regrade this submission with --force or -j 1")
