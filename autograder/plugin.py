@@ -62,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _POOL not in config.stash and config.getoption("--ag-isolation", "none") == "process":
         _start_isolation(config, config.option)  # the early hook below did not run
     config.stash.setdefault(_POOL, None)
+    _install_compat(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -95,7 +96,40 @@ def _start_isolation(config: pytest.Config, options: Any) -> None:
     config.stash[_POOL], config.stash[_REMOTE] = pool, view
 
 
+def _program_runner(config: pytest.Config) -> Any:
+    """Where the student's programs run (``student_process.run``, routed ``subprocess`` calls): their worker in
+    graded runs, a subprocess in the submission folder in a local check; None without a submission folder."""
+    state = config.stash[_STATE]
+    if "programs" not in state:
+        from autograder.kit.process import local_program_runner, remote_program_runner
+
+        pool = config.stash.get(_POOL, None)
+        folder = config.getoption("--ag-submission", None)
+        state["programs"] = (remote_program_runner(pool) if pool is not None
+                             else local_program_runner(Path(folder)) if folder else None)
+    return state["programs"]
+
+
+def _install_compat(config: pytest.Config) -> None:
+    """Unchanged gradescope-utils files: their subprocess calls run in the sandbox, check_submitted_files sees
+    the submission (autograder/compat.py)."""
+    import json
+
+    from autograder import compat
+
+    runner = _program_runner(config)
+    if runner is None:
+        return
+    settings = config.getoption("--ag-worker-settings", None)
+    graded = Path(json.loads(Path(settings).read_text(encoding="utf-8"))["submission"]) if settings else None
+    local = Path(config.getoption("--ag-submission"))
+    compat.install(runner, config.rootpath, graded or local, exclude=local.resolve())
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from autograder import compat
+
+    compat.uninstall()
     harness = config.stash[_STATE].get("perf_harness")
     if harness is not None:
         harness.close()
@@ -207,7 +241,7 @@ def _describe_phase(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
         # Everything here was reported by the student's process: data to validate, never structure to trust.
         phase["origin"] = "student"
         phase["exception"] = escape.one_line(getattr(exc, "type_name", type(exc).__name__), 100)
-        phase["message"] = cap(escape.strip_control(str(exc)), 4000)
+        phase["message"] = cap(escape.strip_control(getattr(exc, "display", None) or str(exc)), 4000)
         phase["student_frames"] = escape.frames(remote_frames)
         return phase
     frames = student_frames(exc, Path(submission_dir)) if submission_dir else []
@@ -266,6 +300,12 @@ def rng(seed: int) -> Any:
     return torch.Generator().manual_seed(seed)
 
 
+def forget_submission(config: pytest.Config) -> None:
+    """Make the next ``submission`` fixture import the student's files afresh (the mutation worker reruns the
+    same tests against one mutant after another in a single session)."""
+    config.stash[_STATE].pop("--ag-submission", None)
+
+
 def _view(request: pytest.FixtureRequest, option: str, label: str, namespace: str | None) -> PackageView:
     cache = request.config.stash[_STATE]
     if option not in cache:
@@ -321,14 +361,15 @@ def set_leaderboard_value(request: pytest.FixtureRequest) -> Callable[[Any], Non
 @pytest.fixture
 def student_process(request: pytest.FixtureRequest) -> Any:
     """Trusted work in the student's process: ``student_process.build(model)`` (a copy of a model, built
-    there, as a handle), ``.seed(n)``, ``.call("module.function", ...)``; see autograder/kit/process.py."""
+    there, as a handle), ``.seed(n)``, ``.call("module.function", ...)``, ``.run(argv, ...)`` (one of the
+    student's programs, inside the sandbox); see autograder/kit/process.py."""
     from autograder.kit.process import StudentProcess, local_caller, remote_caller
 
     keep = tuple(name for name in request.config.getoption("--ag-student-side").split(",") if name)
     pool = request.config.stash.get(_POOL, None)
     if pool is not None:
-        return StudentProcess(remote_caller(pool), keep)
-    return StudentProcess(local_caller(request.config.rootpath / "tests"), keep)
+        return StudentProcess(remote_caller(pool), keep, runner=_program_runner(request.config))
+    return StudentProcess(local_caller(request.config.rootpath / "tests"), keep, runner=_program_runner(request.config))
 
 
 @pytest.fixture

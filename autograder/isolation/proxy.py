@@ -30,6 +30,8 @@ from autograder.loading import StudentCodeError
 
 START_TIMEOUT_S = 120.0
 OUTPUT_CAP = 1_000_000
+PROGRAM_MARGIN_S = 0.5  # a program is stopped this long before its test's limit, so the test can still report
+PROGRAM_GRACE_S = 5.0   # and the worker is given up on this long after the program's own limit
 
 
 class WorkerLost(StudentCodeError):
@@ -37,11 +39,21 @@ class WorkerLost(StudentCodeError):
 
 
 class StudentException(Exception):
-    """An exception raised inside the student's code, carried back from the worker."""
+    """An exception raised inside the student's code, carried back from the worker.
+
+    ``str()`` is the message as the student's process had it (``assertRaisesRegex`` and ``pytest.raises(match=)``
+    see what they would see in-process); ``display`` adds the type for failure reports. A class the student
+    defined arrives as a local class of its own (autograder/isolation/exceptions.py), so ``assertRaises`` with
+    the student's class, or one of its bases, catches it.
+    """
 
     def __init__(self, type_name: str, message: str, frames: list[str]) -> None:
-        super().__init__(f"{type_name}: {message}" if message else type_name)
+        super().__init__(message)
         self.type_name, self.remote_message, self.frames = type_name, message, frames
+        self.display = f"{type_name}: {message}" if message else type_name
+
+    def __str__(self) -> str:
+        return self.remote_message
 
 
 class GraderFault(Exception):
@@ -62,6 +74,11 @@ def student_exception(error: dict[str, Any]) -> BaseException:
         return GraderFault(f"the grader's own helper code failed in the student's process (not the student's fault): "
                            f"{str(error.get('type', 'Exception'))[:100]}: {str(error.get('message', ''))[:2000]}")
     type_name = escape.one_line(error.get("type", "Exception"), 100) or "Exception"
+    student_class = _student_class(error.get("lineage"))
+    if student_class is not None:  # a class the student defined: the one a test holding it catches
+        exc = student_class.__new__(student_class)
+        StudentException.__init__(exc, type_name, str(error.get("message", "")), escape.frames(error.get("frames")))
+        return exc
     bases = error.get("builtin_bases")
     base = next((getattr(builtins, b) for b in (bases if isinstance(bases, list) else []) if isinstance(b, str)
                  and isinstance(getattr(builtins, b, None), type) and issubclass(getattr(builtins, b), Exception)
@@ -73,6 +90,17 @@ def student_exception(error: dict[str, Any]) -> BaseException:
     exc = cls.__new__(cls)
     StudentException.__init__(exc, type_name, str(error.get("message", "")), escape.frames(error.get("frames")))
     return exc
+
+
+def _student_class(lineage: Any) -> type | None:
+    """The materialised class of a student-defined exception, or None for a built-in one (or no lineage)."""
+    from autograder.isolation.exceptions import materialise
+
+    if not isinstance(lineage, list) or not lineage or not isinstance(lineage[0], list) or not lineage[0] \
+            or not isinstance(lineage[0][0], str) or lineage[0][0].startswith("builtins:"):
+        return None
+    cls = materialise(lineage)
+    return cls if issubclass(cls, StudentException) and cls is not StudentException else None
 
 
 @dataclass
@@ -195,6 +223,13 @@ class Worker:
         raise WorkerLost(reason)
 
     def kill(self) -> None:
+        from autograder.isolation.programs import child_groups
+
+        for group in child_groups(self.process.pid):  # programs it started (run_program) have groups of their own
+            try:
+                os.killpg(group, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(self.process.pid, 9)
         except (ProcessLookupError, PermissionError):
@@ -268,6 +303,27 @@ class WorkerPool:
             self.lost.append(str(exc))
             raise
 
+    def run_program(self, *, timeout_s: float, **args: Any) -> dict[str, Any]:
+        """One of the student's programs, run by the worker (``op_run_program``, autograder/isolation/programs.py).
+
+        The worker stops it at ``timeout_s``, or just before the test's own time limit if that comes first
+        (``limited_by_test`` in the reply); this side gives up on the worker a few seconds after that.
+        """
+        worker = self.worker()  # may start one first; that does not count against the program
+        now = time.monotonic()
+        test_deadline = self.deadline if self.deadline is not None else now + self.outside_test_s
+        budget = max(min(timeout_s, test_deadline - now - PROGRAM_MARGIN_S), 0.05)
+        release, self.released = self.released, []
+        try:
+            reply = worker.request("run_program", min(test_deadline, now + budget + PROGRAM_GRACE_S), release,
+                                   _no_handles, timeout_s=budget, **args)
+        except WorkerLost as exc:
+            self.lost.append(str(exc))
+            raise
+        if not isinstance(reply, dict):
+            raise WorkerLost("Your code's process sent the grader something it does not accept")
+        return {**reply, "limited_by_test": budget < timeout_s, "timeout_s": budget}
+
     def release(self, handle: int, generation: int) -> None:
         """Called when a RemoteObject is garbage-collected: the worker may drop it with the next request."""
         if self.current is not None and self.current.number == generation:
@@ -284,16 +340,38 @@ class WorkerPool:
 class RemoteObject(codec.Opaque):
     """An object living in the worker. Everything done to it is a request; see the module docstring."""
 
-    __slots__ = ("_ag_pool", "_ag_handle", "_ag_generation")
+    __slots__ = ("_ag_pool", "_ag_handle", "_ag_generation", "_ag_path", "_ag_finalizer")
 
     def __init__(self, pool: WorkerPool, handle: int, generation: int) -> None:
         object.__setattr__(self, "_ag_pool", pool)
         object.__setattr__(self, "_ag_handle", handle)
         object.__setattr__(self, "_ag_generation", generation)
-        weakref.finalize(self, pool.release, handle, generation)
+        object.__setattr__(self, "_ag_path", None)  # (module, attribute) when it can be fetched again
+        object.__setattr__(self, "_ag_finalizer", weakref.finalize(self, pool.release, handle, generation))
 
     def _ag(self, op: str, **args: Any) -> Any:
+        if self._ag_path is not None:
+            self._ag_refresh()
         return self._ag_pool.request(op, target=self, **args)
+
+    def _ag_refresh(self) -> None:
+        """A module attribute bound by ``from calculator import Calculator`` at the top of a test file outlives
+        the worker it came from (a crash in an earlier test); fetch it again from the current one, so only the
+        test that crashed it fails."""
+        pool = self._ag_pool
+        worker = pool.worker()
+        if worker.number == self._ag_generation:
+            return
+        module, attribute = self._ag_path
+        fresh = getattr(pool.request("import", module=module), attribute)
+        if not isinstance(fresh, RemoteObject):
+            raise WorkerLost(f"{module}.{attribute} is no longer an object of your code's process after it restarted")
+        fresh._ag_finalizer.detach()
+        self._ag_finalizer.detach()
+        object.__setattr__(self, "_ag_handle", fresh._ag_handle)
+        object.__setattr__(self, "_ag_generation", fresh._ag_generation)
+        object.__setattr__(self, "_ag_finalizer",
+                           weakref.finalize(self, pool.release, fresh._ag_handle, fresh._ag_generation))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
@@ -375,7 +453,10 @@ class SubmissionModuleFinder:
         def __getattr__(attribute: str) -> Any:
             if attribute.startswith("__"):
                 raise AttributeError(attribute)
-            return getattr(getattr(view, name), attribute)
+            value = getattr(getattr(view, name), attribute)
+            if isinstance(value, RemoteObject):  # bound at import: fetched again after a worker restart
+                object.__setattr__(value, "_ag_path", (name, attribute))
+            return value
 
         module.__getattr__ = __getattr__  # type: ignore[attr-defined]
         return module

@@ -82,9 +82,11 @@ class Server:
                 message = str(exc)
             except Exception:  # a hostile __str__
                 message = "(the exception's message could not be read)"
+        from autograder.isolation.exceptions import lineage
+
         bases = [cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "builtins"]
-        return {"type": type(exc).__name__, "builtin_bases": bases, "message": message[:4000],
-                "frames": student_frames(exc, self.workdir)[-20:], "kind": "student"}
+        return {"type": type(exc).__name__, "builtin_bases": bases, "lineage": lineage(type(exc)),
+                "message": message[:4000], "frames": student_frames(exc, self.workdir)[-20:], "kind": "student"}
 
     # ------------------------------------------------------------ operations
     def op_ping(self) -> str:
@@ -116,6 +118,25 @@ class Server:
         from autograder.kit.remote import resolve
 
         return resolve(function)(*args, **kwargs)
+
+    def op_run_program(self, argv: list[str], stdin: bytes, timeout_s: float, env: dict[str, str] | None = None,
+                       cwd: str | None = None, merge_stderr: bool = False) -> dict[str, Any]:
+        """Run one of the student's programs as a child of this process, so inside this jail (the student's
+        account, the rlimits, no network), in this copy of the submission: what ``student_process.run`` and
+        tests' ``subprocess`` calls do in graded runs (see autograder/isolation/programs.py)."""
+        from autograder.isolation import programs
+
+        try:
+            argv, stdin, timeout_s, extra = programs.check_request(argv, stdin, timeout_s, env)
+            folder = programs.program_cwd(self.workdir, cwd)
+        except programs.ProgramError as exc:  # the test's request, not the student's code: reported as such
+            return {"start_error": f"ValueError: {exc}"}
+        environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # not the framework copy
+        shims = programs.python_shims(Path(environment.get("HOME") or self.workdir / ".home") / "bin", sys.executable)
+        environment["PATH"] = f"{shims}:{environment.get('PATH', '/usr/bin:/bin')}"
+        environment.update(extra)
+        return programs.run(programs.program_argv(argv, sys.executable), stdin=stdin, timeout_s=timeout_s,
+                            cwd=folder, env=environment, merge_stderr=bool(merge_stderr))
 
     def op_getattr(self, target: Any, name: str) -> Any:
         return getattr(target, name)

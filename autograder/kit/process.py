@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import os
 import pickle
 import sys
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -90,6 +92,97 @@ class StudentProcess:
     def seed(self, seed: int) -> None:
         """Seed torch's global generator in the student's process (initialisation, shuffling)."""
         self.call("autograder.kit.remote.seed", int(seed))
+
+    def run(self, argv: list[str], *, stdin: bytes | str = b"", timeout_s: float = 30.0,
+            env: dict[str, str] | None = None) -> "ProgramResult":
+        """Run one of the student's programs (``["python", "plot.py", "--out", "fig.png"]``) to the end.
+
+        Graded: a child of the student's process, so inside the sandbox (the student's account, the jail, the
+        rlimits, no network), started in the student's copy of their submission (files it writes are there,
+        for ``student_process.call`` helpers to read). A student's ``autograder check``: a plain subprocess in
+        the submission folder. ``python``/``python3`` is the grader's interpreter; ``env`` adds variables.
+        The program is killed at ``timeout_s`` or just before the test's own limit (``timed_out``); each
+        output keeps its first 4 MiB (``truncated``). See autograder/isolation/programs.py.
+        """
+        from autograder.isolation.programs import ProgramError, check_request
+
+        try:
+            argv, data, timeout_s, env = check_request(argv, stdin, timeout_s, env)
+        except ProgramError as exc:
+            raise ValueError(f"student_process.run: {exc}") from None
+        return ProgramResult.from_reply(self._program_runner()(argv=argv, stdin=data, timeout_s=timeout_s, env=env))
+
+    def _program_runner(self) -> "ProgramRunner":
+        if self._runner is None:
+            raise RuntimeError("student_process.run needs the submission: run the tests through `autograder grade` "
+                               "or `autograder check` (or pass --ag-submission DIR to pytest)")
+        return self._runner
+
+
+ProgramRunner = Callable[..., dict[str, Any]]
+_START_ERRORS: dict[str, type[Exception]] = {"FileNotFoundError": FileNotFoundError, "PermissionError": PermissionError,
+                                             "ValueError": ValueError}
+
+
+@dataclass(frozen=True)
+class ProgramResult:
+    """What a student's program did: ``student_process.run`` returns one. ``stdout``/``stderr`` are the
+    output decoded as UTF-8 (undecodable bytes replaced), ``stdout_bytes``/``stderr_bytes`` the bytes."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    truncated: bool = False
+    stdout_bytes: bytes = b""
+    stderr_bytes: bytes = b""
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> "ProgramResult":
+        """Build from a runner's reply, which came from the student's process: every field is checked."""
+        if not isinstance(reply, dict):
+            raise RuntimeError("the student's process sent back something that is not a program result")
+        error = reply.get("start_error")
+        if error is not None:
+            kind, _, message = str(error)[:2000].partition(": ")
+            raise _START_ERRORS.get(kind, OSError)(f"could not start the program: {message or kind}")
+        out, err = reply.get("stdout", b""), reply.get("stderr", b"")
+        out = bytes(out) if isinstance(out, (bytes, bytearray)) else b""
+        err = bytes(err) if isinstance(err, (bytes, bytearray)) else b""
+        code = reply.get("returncode")
+        return cls(returncode=code if type(code) is int else None, stdout=out.decode("utf-8", "replace"),
+                   stderr=err.decode("utf-8", "replace"), timed_out=reply.get("timed_out") is True,
+                   truncated=reply.get("truncated") is True, stdout_bytes=out, stderr_bytes=err)
+
+
+def remote_program_runner(pool: Any) -> ProgramRunner:
+    """Graded runs: the worker runs the program (``op_run_program``); see ``WorkerPool.run_program``."""
+    def run(**request: Any) -> dict[str, Any]:
+        return pool.run_program(**request)
+    return run
+
+
+def local_program_runner(folder: Path) -> ProgramRunner:
+    """A student's own run: a plain subprocess of this process, started in the submission folder ``folder``."""
+    import tempfile
+
+    from autograder.isolation import programs
+
+    shims = programs.python_shims(Path(tempfile.mkdtemp(prefix="autograder-python-")), sys.executable)
+
+    def run(*, argv: list[str], stdin: bytes, timeout_s: float, env: dict[str, str] | None = None,
+            cwd: str | None = None, merge_stderr: bool = False) -> dict[str, Any]:
+        try:
+            argv, stdin, timeout_s, extra = programs.check_request(argv, stdin, timeout_s, env)
+            start_in = programs.program_cwd(folder, cwd)
+        except programs.ProgramError as exc:
+            return {"start_error": f"ValueError: {exc}"}
+        environment = dict(os.environ)
+        environment["PATH"] = f"{shims}{os.pathsep}{environment.get('PATH', '/usr/bin:/bin')}"
+        environment.update(extra)
+        return programs.run(programs.program_argv(argv, sys.executable), stdin=stdin, timeout_s=timeout_s,
+                            cwd=start_in, env=environment, merge_stderr=merge_stderr, own_group=False)
+    return run
 
 
 def remote_caller(pool: Any) -> Caller:
