@@ -146,3 +146,18 @@ def test_bad_sources_get_one_line_errors(tmp_path: Path) -> None:
         zf.writestr("../escape.txt", "x")
     with pytest.raises(AutograderError, match="outside"):
         load_submissions(evil, tmp_path / "z")
+
+
+def test_parallel_jobs_get_disjoint_cpus_when_there_are_perf_tests() -> None:
+    import os
+
+    from autograder.staff.regrade import cpu_groups, submission_seed
+
+    cpus = sorted(os.sched_getaffinity(0))
+    groups = cpu_groups(len(cpus), True)
+    assert all(groups) and sum(len(g) for g in groups) == len(cpus)
+    assert len(set().union(*groups)) == len(cpus)  # disjoint: no two jobs share a CPU
+    with pytest.raises(AutograderError, match="CPUs of its own"):
+        cpu_groups(len(cpus) + 1, True)
+    assert cpu_groups(len(cpus) + 3, False) == [None] * (len(cpus) + 3)  # no perf tests: nothing pinned
+    assert submission_seed(0, "submission_1") == submission_seed(0, "submission_1") != submission_seed(1, "submission_1")

@@ -194,6 +194,7 @@ def regrade(spec: AssignmentSpec, source: Path, out: Path, options: RegradeOptio
     if options.jobs < 1:
         raise AutograderError(f"-j {options.jobs}: give at least one job")
     check_device(options.device)
+    groups = cpu_groups(options.jobs, bool(spec.perf))  # refuses -j N beyond the CPUs before anything is written
     out.mkdir(parents=True, exist_ok=True)
     submissions, kind = load_submissions(source, out / "source")
     if options.shard:
@@ -207,7 +208,6 @@ def regrade(spec: AssignmentSpec, source: Path, out: Path, options: RegradeOptio
             run.skipped.append(s.id)
         else:
             todo.append(s)
-    groups = cpu_groups(options.jobs, bool(spec.perf))
     slots = [options.first_slot + i for i in range(options.jobs)]
     for slot in slots:  # create the accounts one at a time, before any job starts (useradd locks /etc/passwd)
         sandbox.slot_accounts(slot)
