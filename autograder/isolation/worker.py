@@ -95,12 +95,19 @@ class Server:
     def op_import(self, module: str) -> Any:
         return getattr(self.package, module)
 
-    def op_perf_prepare(self, **args: Any) -> int:
+    def op_perf_prepare(self, **args: Any) -> None:
         settle()
-        return self.perf.prepare(**args)
+        self.perf.prepare(**args)
 
-    def op_perf_run(self) -> list[float]:
-        return self.perf.run()
+    def op_perf_run(self, seed: int, iterations: int) -> list[float]:
+        return self.perf.run(seed, iterations)
+
+    def op_perf_generate(self, seed: int, iterations: int) -> int:
+        return self.perf.generate(seed, iterations)
+
+    def op_perf_place(self, cpus: list[int]) -> list[int]:
+        settle()  # the warm-up thread ends first: the runner then sees the same threads for the whole check
+        return self.perf.place(cpus)
 
     def op_perf_flops(self, **args: Any) -> int:
         settle()

@@ -2,12 +2,22 @@
 
 Both sides are the same kind of thing (two workers with the same jail and thread count when grading; two
 in-process module views in a student's local preview) behind the :class:`Side` interface. For time, rounds
-are interleaved (AB, BA, AB, ...), each on fresh inputs from a per-round seed, after an untimed warm-up that
-absorbs first-call and torch.compile costs; the runner's clock times each batch; both sides' output digests
-must agree. The statistic is the median per-round ratio with a bootstrap interval; rounds continue while the
-interval leaves the credit uncertain, within a time budget. Peak memory, FLOPs and scaling exponents use the
-same sides. During a measurement both sides are pinned to the same CPUs and their mallocs are put in the same
-fixed state (autograder/perf/cpus.py, autograder/perf/allocator.py): measured here, each of the two made a
+are interleaved (AB, BA, AB, ...) after an untimed warm-up that absorbs first-call and torch.compile costs.
+Each round builds its model from one seed (untimed ``prepare``) and draws its data from a second seed that
+travels only in the timed request (autograder/perf/batch.py), so nothing can be computed ahead; both sides'
+output digests must agree. Seeds come from the OS, so the student's process cannot predict them.
+
+A batch's time is its **on-CPU time read by the runner** from /proc for every thread of the worker
+(autograder/perf/watch.py), not wall time: under a CFS quota (Gradescope's 0.5 CPU) a throttled worker is
+stopped for the rest of each 100 ms period, and wall-clock batches caught those gaps unevenly (the reference
+read 0.35× itself). On a GPU the batch's wall time is used (the device's work is not CPU time). The cost of
+drawing the data, measured in the reference's worker, is subtracted from both sides.
+
+The statistic is the median per-round ratio with a bootstrap interval; rounds continue while the interval
+leaves the credit uncertain, within a time budget. Peak memory, FLOPs and scaling exponents use the same sides.
+During a measurement each worker places itself on the check's CPUs and the runner verifies the placement and
+that no other process of the student's account exists (watch.py); both mallocs are put in the same fixed
+state (autograder/perf/allocator.py). Measured here, unpinned workers and malloc's history each made a
 reference-vs-itself check drift by up to 20 %.
 """
 
@@ -22,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from autograder.perf import cpus, stats
+from autograder.perf.watch import Refused, Watch
 
 
 @dataclass(frozen=True)
@@ -60,18 +71,21 @@ class PerfDeclaration:
 class Side(Protocol):
     label: str
 
-    def prepare(self, function: str, inputs: str, size: int, seed: int, iterations: int, device: str,
-                threads: int) -> int: ...
+    def prepare(self, function: str, inputs: str, size: int, seed: int, device: str, threads: int) -> None: ...
 
-    def run(self) -> list[float]: ...
+    def run(self, seed: int, iterations: int) -> list[float]: ...
+
+    def generate(self, seed: int, iterations: int) -> int: ...
 
     def flops(self, function: str, inputs: str, size: int, seed: int, device: str) -> int: ...
 
     def pid(self) -> int: ...
 
-    def allocator(self, mode: str) -> None: ...
+    def place(self, cpus: list[int]) -> list[int]: ...
 
-    def cpu_seconds(self) -> float | None: ...
+    def watch(self, strict: bool) -> Watch: ...
+
+    def allocator(self, mode: str) -> None: ...
 
     def cuda_peak_bytes(self) -> int | None: ...
 
@@ -86,6 +100,10 @@ class DigestMismatch(Unfair):
 
 class TooManyCpus(Unfair):
     """The submission kept more CPUs busy than the declaration's thread count."""
+
+
+class Outside(Unfair):
+    """What the runner read from /proc about the submission's processes makes its time meaningless."""
 
 
 @dataclass
@@ -141,61 +159,120 @@ def _credit_text(decl: PerfDeclaration, unit: str) -> str:
 
 
 class Measurer:
-    """Runs one declaration against two sides."""
+    """Runs one declaration against two sides.
+
+    ``seed`` is kept for callers and recorded; the seeds of the inputs come from the OS (see the module doc).
+    """
 
     def __init__(self, decl: PerfDeclaration, submission: Side, reference: Side, *, device: str = "cpu",
                  seed: int | None = None, reference_label: str = "the reference") -> None:
         self.decl, self.sub, self.ref, self.device = decl, submission, reference, device
-        self.rng = random.Random(seed)
+        self.rng = random.SystemRandom()
+        self.seed = seed
         self.reference_label = reference_label
-        self.sub_cpu_s: float | None = 0.0  # CPU time the submission's worker used in timed batches (None: unknown)
-        self.sub_wall_s = 0.0               # their wall time
+        self.cpu_clock = not device.startswith("cuda")  # on-CPU time; a GPU's work is only in wall time
+        self.sub_cpu_s = 0.0  # on-CPU time of the submission's worker in timed batches
+        self.sub_wall_s = 0.0  # their wall time
         self.sub_batches = 0
+        self.generation_s = 0.0  # what drawing one batch's data costs (reference's worker), subtracted
+        self.sub_watch: Watch | None = None
+        self.ref_watch: Watch | None = None
 
     def measure(self) -> PerfResult:
         method = {"time": self.time, "peak_memory": self.peak_memory, "flops": self.flops, "scaling": self.scaling}
         if self.decl.metric not in method:
             raise ValueError(f"unknown metric {self.decl.metric!r}")
-        with cpus.pinned_together([self.sub.pid(), self.ref.pid()], self.decl.threads) as placement:
+        wanted = sorted(cpus.shared_cpus(self.decl.threads))
+        self.sub_watch, self.ref_watch = self.sub.watch(True), self.ref.watch(False)
+        placement: dict[str, Any] = {"cpus": wanted, "how": self.sub_watch.HOW, "pinned": False}
+        restore: list[tuple[Side, list[int]]] = []
+        try:
             try:
+                for side in (self.sub, self.ref):
+                    restore.append((side, side.place(wanted)))
+                placement["pinned"] = self._start_watches(wanted)
                 result = method[self.decl.metric]()
-            except Unfair as exc:
-                result = PerfResult(self.decl.name, self.decl.metric, 0.0, stats.FAIL, str(exc))
+                placement["outside"] = self.sub_watch.finish()
+            except Refused as exc:
+                raise Outside(str(exc)) from None
+        except Unfair as exc:
+            result = PerfResult(self.decl.name, self.decl.metric, 0.0, stats.FAIL, str(exc))
+        finally:
+            for side, previous in reversed(restore):
+                try:
+                    side.place(previous)
+                except Exception:  # noqa: BLE001 - a lost worker needs no placement back
+                    pass
         result.extra["placement"] = placement
+        result.extra["clock"] = "on-CPU time (/proc schedstat)" if self.cpu_clock else "wall time (GPU)"
         result.extra["fingerprint"] = fingerprint()
         result.extra["threads"] = self.decl.threads
         result.extra["device"] = self.device
         return result
 
+    def _start_watches(self, wanted: list[int]) -> bool:
+        """Baselines for both sides; True when the runner saw both placed on ``wanted``."""
+        assert self.sub_watch is not None and self.ref_watch is not None
+        self.sub_watch.start(wanted)
+        self.ref_watch.start(wanted)
+        sub_now, ref_now = self.sub_watch.batch(), self.ref_watch.batch()
+        problem = self.sub_watch.check_placement(sub_now, sub_now)
+        if problem and self.sub_watch.strict:
+            raise Refused(f"Your code's process did not stay on the CPU the grader gave it ({problem}), so its "
+                          "time cannot be compared. Don't change CPU affinity; the reference runs under the same "
+                          "placement.")
+        return problem is None and self.ref_watch.check_placement(ref_now, ref_now) is None
+
     # ---------------------------------------------------------------- shared steps
-    def _prepare_both(self, seed: int, iterations: int, size: int) -> None:
+    def _seed(self) -> int:
+        return self.rng.getrandbits(31)
+
+    def _prepare_both(self, seed: int, size: int) -> None:
         for side in (self.sub, self.ref):
-            side.prepare(self.decl.function, self.decl.inputs, size, seed, iterations, self.device, self.decl.threads)
+            side.prepare(self.decl.function, self.decl.inputs, size, seed, self.device, self.decl.threads)
 
-    def _timed(self, side: Side) -> tuple[float, list[float]]:
+    def _timed(self, side: Side, seed: int, iterations: int) -> tuple[float, float, list[float]]:
+        """Run one batch; return (its time: on-CPU or wall, its wall time, the digest)."""
+        watch = self.sub_watch if side is self.sub else self.ref_watch
+        assert watch is not None
+        before = watch.batch()
         start = time.perf_counter()
-        digest = side.run()
-        return time.perf_counter() - start, digest
+        digest = side.run(seed, iterations)
+        wall = time.perf_counter() - start
+        after = watch.batch()
+        problem = watch.check_placement(before, after)
+        if problem and watch.strict:
+            raise Refused(f"Your code left the CPU the grader gave it while it was timed ({problem}). Don't "
+                          "change CPU affinity in your code; the reference runs on the same CPU.")
+        cpu_s = watch.elapsed_ns(before, after) / 1e9
+        return (cpu_s if self.cpu_clock else wall), wall, digest
 
-    def _timed_submission(self) -> tuple[float, list[float]]:
-        """Time the submission's batch and add up the CPU time its worker spent meanwhile."""
-        before = self.sub.cpu_seconds()
-        elapsed, digest = self._timed(self.sub)
-        after = self.sub.cpu_seconds()
-        if before is None or after is None or self.sub_cpu_s is None:
-            self.sub_cpu_s = None  # e.g. a local preview: nothing to check
-            return elapsed, digest
-        self.sub_cpu_s += after - before
-        self.sub_wall_s += elapsed
+    def _timed_submission(self, seed: int, iterations: int) -> tuple[float, float, list[float]]:
+        elapsed, wall, digest = self._timed(self.sub, seed, iterations)
+        self.sub_cpu_s += elapsed if self.cpu_clock else 0.0
+        self.sub_wall_s += wall
         self.sub_batches += 1
-        return elapsed, digest
+        return elapsed, wall, digest
+
+    def _timed_reference(self, seed: int, iterations: int) -> tuple[float, float, list[float]]:
+        """Time the reference's batch; the submission's worker must stay idle meanwhile."""
+        assert self.sub_watch is not None
+        before = self.sub_watch.batch()
+        result = self._timed(self.ref, seed, iterations)
+        busy_s = self.sub_watch.elapsed_ns(before, self.sub_watch.batch()) / 1e9
+        if self.sub_watch.strict and self.cpu_clock and busy_s > 0.002 + 0.02 * result[0]:
+            raise Refused(
+                f"Your code's process used {busy_s * 1000:.0f} ms of CPU while the reference was being timed "
+                f"({result[0] * 1000:.0f} ms), where it should have been waiting. Don't leave threads running "
+                "after your function returns.")
+        return result
 
     def _check_cpus(self) -> None:
-        """Refuse a submission that kept more CPUs busy than it was given (measured by the runner, /proc)."""
-        if self.sub_cpu_s is None or not self.sub_batches or self.device.startswith("cuda"):
+        """Refuse a submission that kept more CPUs busy than it was given (on-CPU time read from /proc)."""
+        if not self.cpu_clock or not self.sub_batches or not self.sub_wall_s or not self.sub_watch.strict:
             return
         busy = self.sub_cpu_s / self.sub_wall_s
-        if busy > cpus.busy_limit(self.decl.threads, self.sub_batches, self.sub_wall_s):
+        if busy > cpus.busy_limit(self.decl.threads):
             name = self.decl.function.rpartition(".")[2]
             raise TooManyCpus(
                 f"Your {name} kept {busy:.1f} CPU cores busy on average while it was timed, but this comparison "
@@ -215,34 +292,56 @@ class Measurer:
                 "after returning.")
 
     def _iterations(self, size: int) -> int:
-        """Warm up (untimed), then grow the batch until the reference's batch lasts min_batch_ms."""
-        seed = self.rng.getrandbits(31)
-        self._prepare_both(seed, 1, size)
-        self._check(self._timed(self.sub)[1], self._timed(self.ref)[1], seed)  # warm-up: first call, compile
+        """Warm up (untimed), grow the batch until the reference's lasts min_batch_ms, then measure what
+        drawing a batch's data costs in the reference's worker (subtracted from both sides' times)."""
+        seed, data = self._seed(), self._seed()
+        self._prepare_both(seed, size)
+        self._check(self._timed(self.sub, data, 1)[2], self._timed(self.ref, data, 1)[2], data)  # warm-up
         iterations = 1
         while iterations < 4096:
-            self.ref.prepare(self.decl.function, self.decl.inputs, size, seed, iterations, self.device, self.decl.threads)
-            elapsed, _ = self._timed(self.ref)
+            self.ref.prepare(self.decl.function, self.decl.inputs, size, self._seed(), self.device, self.decl.threads)
+            elapsed, _, _ = self._timed(self.ref, self._seed(), iterations)
             if elapsed * 1000 >= self.decl.min_batch_ms:
                 break
             iterations = min(4096, max(iterations * 2, int(iterations * self.decl.min_batch_ms / max(elapsed * 1000, 1e-3))))
+        self.generation_s = stats.median([self._generation(size, iterations) for _ in range(5)])
         return iterations
 
+    def _generation(self, size: int, iterations: int) -> float:
+        """Time (on the batch clock) the reference's worker takes to draw one batch's data and nothing else."""
+        assert self.ref_watch is not None
+        self.ref.prepare(self.decl.function, self.decl.inputs, size, self._seed(), self.device, self.decl.threads)
+        before, start = self.ref_watch.batch(), time.perf_counter()
+        self.ref.generate(self._seed(), iterations)
+        wall = time.perf_counter() - start
+        return self.ref_watch.elapsed_ns(before, self.ref_watch.batch()) / 1e9 if self.cpu_clock else wall
+
+    def _net(self, elapsed: float) -> float:
+        """A batch's time less the cost of drawing its data (never below 2 % of the batch)."""
+        return max(elapsed - self.generation_s, 0.02 * elapsed)
+
     def _rounds(self, size: int, iterations: int, budget_s: float, rounds_wanted: int | None = None) -> dict[str, list]:
-        samples: dict[str, list] = {"sub_s": [], "ref_s": [], "ratio": [], "seed": [], "order": []}
+        samples: dict[str, list] = {"sub_s": [], "ref_s": [], "ratio": [], "seed": [], "order": [],
+                                    "sub_wall_s": [], "ref_wall_s": []}
+        assert self.sub_watch is not None
         started = time.monotonic()
         while True:
-            seed = self.rng.getrandbits(31)
-            self._prepare_both(seed, iterations, size)
+            data = self._seed()
+            self._prepare_both(self._seed(), size)
             order = "AB" if len(samples["seed"]) % 2 == 0 else "BA"
             timings = {}
             for who in order:
-                timings[who] = self._timed_submission() if who == "A" else self._timed(self.ref)
-            self._check(timings["A"][1], timings["B"][1], seed)
-            samples["sub_s"].append(timings["A"][0])
-            samples["ref_s"].append(timings["B"][0])
-            samples["ratio"].append(timings["A"][0] / timings["B"][0])
-            samples["seed"].append(seed)
+                timings[who] = self._timed_submission(data, iterations) if who == "A" else \
+                    self._timed_reference(data, iterations)
+            self.sub_watch.end_round()
+            self._check(timings["A"][2], timings["B"][2], data)
+            sub_s, ref_s = self._net(timings["A"][0]), self._net(timings["B"][0])
+            samples["sub_s"].append(sub_s)
+            samples["ref_s"].append(ref_s)
+            samples["ratio"].append(sub_s / ref_s)
+            samples["sub_wall_s"].append(timings["A"][1])
+            samples["ref_wall_s"].append(timings["B"][1])
+            samples["seed"].append(data)
             samples["order"].append(order)
             n = len(samples["ratio"])
             if rounds_wanted is not None:
@@ -269,7 +368,8 @@ class Measurer:
                 f"({estimate.confidence:.0%} CI {estimate.low:.2f}–{estimate.high:.2f}, {estimate.rounds} rounds), "
                 f"{_credit_text(self.decl, '×')}: {credit:.0%} of the points"
                 + (" (still uncertain when the time budget ran out)" if verdict == stats.INCONCLUSIVE else ""))
-        extra = {"estimate": estimate.__dict__, "iterations_per_batch": iterations, "size": self.decl.size, **samples}
+        extra = {"estimate": estimate.__dict__, "iterations_per_batch": iterations, "size": self.decl.size,
+                 "input_generation_s": self.generation_s, **samples}
         return PerfResult(self.decl.name, "time", credit, verdict, line, estimate.median, extra)
 
     def peak_memory(self) -> PerfResult:
@@ -277,34 +377,47 @@ class Measurer:
             import pytest
 
             pytest.skip("peak memory is compared only on the grader, where each side has a process of its own")
-        peaks: dict[str, list[int]] = {"sub": [], "ref": []}
+        peaks: dict[str, list[int]] = {"sub": [], "ref": [], "inputs": []}
         seeds = []
+        cuda = self.device.startswith("cuda")
         self._set_allocator("exact")
+        assert self.sub_watch is not None
         for _ in range(max(3, min(self.decl.min_rounds, 5))):
-            seed = self.rng.getrandbits(31)
-            seeds.append(seed)
-            self._prepare_both(seed, 1, self.decl.size)
-            digests = {}
+            data = self._seed()
+            seeds.append(data)
+            self._prepare_both(self._seed(), self.decl.size)
+            # what drawing the call's data costs, in the reference's worker: subtracted from both peaks
+            peaks["inputs"].append(self._peak(self.ref, cuda, lambda: self.ref.generate(data, 1)))
+            digests: dict[str, list[float]] = {}
             for key, side in (("sub", self.sub), ("ref", self.ref)):
-                cuda = self.device.startswith("cuda")
-                if not cuda:
-                    reset_peak_rss(side.pid())
-                    baseline = peak_rss(side.pid())
-                _, digests[key] = self._timed(side)
-                peaks[key].append((side.cuda_peak_bytes() or 0) if cuda else max(peak_rss(side.pid()) - baseline, 0))
-            self._check(digests["sub"], digests["ref"], seed)
+                peaks[key].append(self._peak(side, cuda, lambda s=side, k=key: digests.__setitem__(k, s.run(data, 1))))
+            self.sub_watch.end_round()
+            self._check(digests["sub"], digests["ref"], data)
         floor = 1 << 20  # 1 MiB: below this, allocator noise dominates
-        sub, ref = stats.median(peaks["sub"]), stats.median(peaks["ref"])
+        inputs = stats.median(peaks["inputs"])
+        sub, ref = (max(stats.median(peaks[key]) - inputs, 0) for key in ("sub", "ref"))
         ratio = max(sub, floor) / max(ref, floor)
         credit = stats.credit(ratio, self.decl.full, self.decl.zero)
         line = (f"peak memory {sub / 2**20:.1f} MiB vs {ref / 2**20:.1f} MiB for {self.reference_label} "
                 f"({ratio:.2f}×), {_credit_text(self.decl, '×')}: {credit:.0%} of the points")
         verdict = stats.verdict_of_credit(credit)
         return PerfResult(self.decl.name, "peak_memory", credit, verdict, line, ratio,
-                          {"sub_bytes": peaks["sub"], "ref_bytes": peaks["ref"], "seed": seeds, "size": self.decl.size})
+                          {"sub_bytes": peaks["sub"], "ref_bytes": peaks["ref"], "input_bytes": peaks["inputs"],
+                           "seed": seeds, "size": self.decl.size})
+
+    @staticmethod
+    def _peak(side: Side, cuda: bool, action: Any) -> int:
+        """Peak memory of ``side`` during ``action``: VmHWM read by the runner, or the GPU's peak allocation."""
+        if cuda:
+            action()
+            return side.cuda_peak_bytes() or 0
+        reset_peak_rss(side.pid())
+        baseline = peak_rss(side.pid())
+        action()
+        return max(peak_rss(side.pid()) - baseline, 0)
 
     def flops(self) -> PerfResult:
-        seed = self.rng.getrandbits(31)
+        seed = self._seed()
         sub = self.sub.flops(self.decl.function, self.decl.inputs, self.decl.size, seed, self.device)
         ref = self.ref.flops(self.decl.function, self.decl.inputs, self.decl.size, seed, self.device)
         ratio = sub / ref if ref else (1.0 if sub == 0 else math.inf)

@@ -1,17 +1,19 @@
 """The two kinds of :class:`~autograder.perf.measure.Side`: a worker process, or a module in this process.
 
 Graded runs measure two workers of the same kind (submission and reference, each under its own account);
-a student's local preview measures their module against the naive baseline shipped with the starter, both
-imported here, since there is nothing to protect on their own machine.
+the runner reads their CPU time and placement from /proc (:class:`~autograder.perf.watch.Watch`). A student's
+local preview measures their module against the naive baseline shipped with the starter, both imported here,
+since there is nothing to protect on their own machine: its clock is this process's CPU time.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
-from autograder.perf import cpus
 from autograder.perf.batch import PerfSession
+from autograder.perf.watch import Batch, Watch
 
 
 class WorkerSide:
@@ -28,12 +30,15 @@ class WorkerSide:
         self.pool.deadline = None  # None: each request gets the pool's per-call limit
         return self.pool.request(op, **args)
 
-    def prepare(self, function: str, inputs: str, size: int, seed: int, iterations: int, device: str, threads: int) -> int:
-        return int(self._request("perf_prepare", function=function, inputs=inputs, size=size, seed=seed,
-                                 iterations=iterations, device=device, threads=threads))
+    def prepare(self, function: str, inputs: str, size: int, seed: int, device: str, threads: int) -> None:
+        self._request("perf_prepare", function=function, inputs=inputs, size=size, seed=seed, device=device,
+                      threads=threads)
 
-    def run(self) -> list[float]:
-        return list(self._request("perf_run"))
+    def run(self, seed: int, iterations: int) -> list[float]:
+        return [float(x) for x in self._request("perf_run", seed=seed, iterations=iterations)]
+
+    def generate(self, seed: int, iterations: int) -> int:
+        return int(self._request("perf_generate", seed=seed, iterations=iterations))
 
     def flops(self, function: str, inputs: str, size: int, seed: int, device: str) -> int:
         return int(self._request("perf_flops", function=function, inputs=inputs, size=size, seed=seed, device=device))
@@ -41,14 +46,37 @@ class WorkerSide:
     def pid(self) -> int:
         return self.pool.worker().process.pid
 
+    def place(self, cpus: list[int]) -> list[int]:
+        previous = self._request("perf_place", cpus=list(cpus))
+        return [int(cpu) for cpu in previous] if isinstance(previous, list) else list(cpus)
+
+    def watch(self, strict: bool) -> Watch:
+        return Watch(self.pid(), strict=strict)
+
     def allocator(self, mode: str) -> None:
         self._request("perf_allocator", mode=mode)
 
-    def cpu_seconds(self) -> float | None:
-        return cpus.cpu_seconds(self.pid())
-
     def cuda_peak_bytes(self) -> int | None:
-        return self._request("perf_cuda_peak")
+        value = self._request("perf_cuda_peak")
+        return None if value is None else int(value)
+
+
+class LocalWatch(Watch):
+    """The clock of a side in this process: its CPU time. Nothing is checked (nothing to protect here)."""
+
+    HOW = "this thread pinned itself (local preview)"
+
+    def start(self, cpus: list[int]) -> None:
+        self.cpus = []
+
+    def batch(self) -> Batch:
+        return Batch({0: time.process_time_ns()}, {}, {})
+
+    def end_round(self) -> None:
+        pass
+
+    def finish(self) -> dict[str, object]:
+        return {"account": "this process (local preview)"}
 
 
 class LocalSide:
@@ -58,11 +86,14 @@ class LocalSide:
         self.session = PerfSession(lambda name: getattr(package, name))
         self.label = label
 
-    def prepare(self, function: str, inputs: str, size: int, seed: int, iterations: int, device: str, threads: int) -> int:
-        return self.session.prepare(function, inputs, size, seed, iterations, device, threads)
+    def prepare(self, function: str, inputs: str, size: int, seed: int, device: str, threads: int) -> None:
+        self.session.prepare(function, inputs, size, seed, device, threads)
 
-    def run(self) -> list[float]:
-        return self.session.run()
+    def run(self, seed: int, iterations: int) -> list[float]:
+        return self.session.run(seed, iterations)
+
+    def generate(self, seed: int, iterations: int) -> int:
+        return self.session.generate(seed, iterations)
 
     def flops(self, function: str, inputs: str, size: int, seed: int, device: str) -> int:
         return self.session.flops(function, inputs, size, seed, device)
@@ -70,11 +101,17 @@ class LocalSide:
     def pid(self) -> int:
         return os.getpid()
 
+    def place(self, cpus: list[int]) -> list[int]:
+        """Pin the calling thread (the one that runs both local sides)."""
+        previous = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cpus)
+        return previous
+
+    def watch(self, strict: bool) -> Watch:
+        return LocalWatch(os.getpid(), strict=False)
+
     def allocator(self, mode: str) -> None:
         self.session.allocator(mode)
-
-    def cpu_seconds(self) -> float | None:
-        return None  # this process also runs the tests: its CPU time says nothing about the side
 
     def cuda_peak_bytes(self) -> int | None:
         return self.session.cuda_peak_bytes()
