@@ -89,27 +89,26 @@ def entropy_oracle(data: bytes) -> float:
 def byte_planes(tensor: torch.Tensor) -> list[bytes]:
     """Plane ``i`` = byte ``i`` (little-endian) of every element, row-major, by numpy."""
     flat = tensor.detach().reshape(-1).contiguous()
-    size = flat.element_size()
+    width = flat.element_size()
     raw = flat.to(torch.uint8).numpy() if flat.dtype == torch.bool else flat.view(torch.uint8).numpy()
-    rows = raw.reshape(-1, size)
-    return [rows[:, i].tobytes() for i in range(size)]
+    table = raw.reshape(-1, width)
+    return [table[:, plane].tobytes() for plane in range(width)]
 
 
 def expected_scales(weight: torch.Tensor, bits: int, symmetric: bool, per_channel: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(scale, zero_point)`` by the handout's formulas (zero_point None when symmetric), float32 / int8."""
-    w = weight.float()
-    rows = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
-    qmax, qmin = 2 ** (bits - 1) - 1, -(2 ** (bits - 1))
+    flat = weight.float().reshape(weight.shape[0] if per_channel else 1, -1)  # one row per scale
+    top, bottom = 2 ** (bits - 1) - 1, -(2 ** (bits - 1))  # the handout's qmax and qmin
+    zero_point = None
     if symmetric:
-        scale = rows.abs().amax(dim=1) / qmax
-        zero_point = None
+        scale = flat.abs().amax(dim=1) / top
     else:
-        lo, hi = rows.amin(dim=1).clamp_max(0), rows.amax(dim=1).clamp_min(0)
-        scale = (hi - lo) / (qmax - qmin)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        low, high = flat.amin(dim=1).clamp_max(0), flat.amax(dim=1).clamp_min(0)
+        scale = (high - low) / (top - bottom)
+    scale[scale == 0] = 1.0  # an all-zero tensor or row
     if not symmetric:
-        zero_point = torch.clamp(torch.round(qmin - lo / scale), qmin, qmax).to(torch.int8)
-    shape = (w.shape[0],) if per_channel else ()
+        zero_point = torch.clamp(torch.round(bottom - low / scale), bottom, top).to(torch.int8)
+    shape = (weight.shape[0],) if per_channel else ()
     return scale.reshape(shape), None if zero_point is None else zero_point.reshape(shape)
 
 
