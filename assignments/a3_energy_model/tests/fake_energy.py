@@ -93,7 +93,7 @@ def drive(meter: Any, root: str, steps: list[list[Any]], use_with: bool = False)
             set_counter(root, zone_dir, value)
             # read the count after the write: a poll that was under way may have read the old value, but the
             # one after it began after this line, so it reads the new one
-            served = wait_for_polls(meter, int(meter.polls) + 2) and served
+            served = served and wait_for_polls(meter, int(meter.polls) + 2)  # after one miss, wait no more
 
     if use_with:
         with meter:

@@ -279,3 +279,16 @@ def test_real_gpu_meter(submission, student_process):
     assert result.get("energy_j") is not None, f"a 1 s window should move the counter; got {result!r:.300}"
     power = result["energy_j"] / result["elapsed_s"]
     assert 20 <= power <= 1500, f"the GPU drew {power:.0f} W on average by your meter; expected 20-1500 W"
+
+
+@weight(1)
+@number("2.12")
+def test_measure_function_permission_denied(submission, student_process, helpers):
+    """measure_function on root-only counters: no energy, and the note names the PLATYPUS fix"""
+    root = student_process.call("fake_energy.make_powercap", [helpers.zone("intel-rapl:0", "package-0", 5)])
+    if not student_process.call("fake_energy.make_unreadable", root, "intel-rapl:0"):
+        pytest.skip("this code runs as root here, where a mode-000 file is still readable; the grader runs it as a normal user")
+    work = student_process.call("fake_energy.Bumper", root, {}, {})
+    got = submission.energy.measure_function(work, rapl_root=root)
+    assert got.get("energy_j") is None and work.calls == 1, f"expected the work to run once and energy_j None, got {got!r:.300}"
+    assert "PLATYPUS" in str(got.get("note", "")), f"expected the note to pass on why (the PLATYPUS fix), got {got.get('note')!r}"
