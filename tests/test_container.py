@@ -136,13 +136,17 @@ class Container:
         (root / "submission" / MODULE_FILE).write_text(self.source(base, attacks))
         (root / "results").mkdir()
         env = clean_env(AUTOGRADER_ROOT=str(root), AUTOGRADER_VENV=sys.prefix)
+        # The envelope's timeout is generous: on a shared machine a grade may first wait for the grading account's
+        # lock; Gradescope's own limit applies to the grade itself (execution_time, checked below).
         run = run_in_envelope([str(root / "run_autograder")], ENVELOPE, cwd=root, env=env,
-                              timeout_s=self.spec.limits.gradescope_timeout_s, output=root / "run_autograder.out")
+                              timeout_s=3 * self.spec.limits.gradescope_timeout_s, output=root / "run_autograder.out")
         results_path = root / "results" / "results.json"
         output = (root / "run_autograder.out").read_text(errors="replace")[-3000:]
         assert results_path.is_file(), f"no results.json ({run}):\n{output}"
         results = json.loads(results_path.read_text())
         validate_results(results)
+        assert results.get("execution_time", 0) < self.spec.limits.gradescope_timeout_s, (
+            f"the grade took {results.get('execution_time')} s, beyond Gradescope's timeout")
         print(f"{name}: score {results['score']} {json.dumps(run.to_json())}")
         results["_envelope"] = run.to_json()
         results["_left"] = leftovers.leftovers_of(_student_uid())
