@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from autograder.perf.measure import Measurer, PerfDeclaration
 from autograder.perf.pairs import worker_pair
 
 pytestmark = pytest.mark.slow
+SLOT = int(os.environ.get("AG_TEST_SLOT", "0"))  # grading slot of the workers (see test_perf_cheats.py)
 
 INPUTS = '''
 import torch
@@ -44,7 +46,8 @@ def inputs(tmp_path: Path) -> Path:
 def test_flops_metric_counts_wasted_matmuls(tmp_path: Path, inputs: Path) -> None:
     declaration = PerfDeclaration(name="flops", metric="flops", function="synthetic.f",
                                   inputs="synthetic_inputs.matrix_inputs", full=1.1, zero=1.9)
-    with worker_pair(module(tmp_path, "wasteful", TWO_MATMULS), module(tmp_path, "ref", ONE_MATMUL), [inputs]) as (sub, ref):
+    with worker_pair(module(tmp_path, "wasteful", TWO_MATMULS), module(tmp_path, "ref", ONE_MATMUL), [inputs],
+                     slot=SLOT) as (sub, ref):
         result = Measurer(declaration, sub, ref, seed=1).measure()
     assert result.extra["ref_flops"] == 2 * 64 ** 3
     assert result.value == pytest.approx(2.0) and result.credit == 0.0, result.line
@@ -55,7 +58,7 @@ def test_scaling_metric_tells_quadratic_from_linear(tmp_path: Path, inputs: Path
                                   inputs="synthetic_inputs.vector_inputs", sizes=(512, 1024, 2048, 4096),
                                   full=1.3, zero=1.7, min_batch_ms=5, max_seconds=20)
     linear, quadratic = module(tmp_path, "linear", LINEAR), module(tmp_path, "quadratic", QUADRATIC)
-    with worker_pair(quadratic, linear, [inputs]) as (sub, ref):
+    with worker_pair(quadratic, linear, [inputs], slot=SLOT) as (sub, ref):
         result = Measurer(declaration, sub, ref, seed=2).measure()
     assert result.value is not None and result.value > 1.6, result.line
     assert result.extra["reference_exponent"] < 1.3, result.line
