@@ -178,6 +178,53 @@ def calibrate(slug: str, runs: int) -> None:
     console.print(f"record written to {write_record(spec, calibrations)} (proposal = 99.5th percentile + 0.05)")
 
 
+@main.command()
+@click.argument("slug")
+@click.option("-j", "--jobs", type=int, default=2, show_default=True, help="Mutants graded at once.")
+@click.option("--module", default=None, help="Submitted module to mutate (default: every submitted .py file).")
+@click.option("--limit", type=int, default=None, help="Grade only the first N mutants (a quick look).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the full report (every mutant, its diff and the tests that killed it) here.")
+@click.option("--show", type=int, default=20, show_default=True, help="Surviving mutants to print as diffs.")
+@_fail_cleanly
+def mutants(slug: str, jobs: int, module: str | None, limit: int | None, json_path: Path | None, show: int) -> None:
+    """How strong are the tests? Mutate the reference's solution blocks (cosmic-ray's operators) and grade each
+    mutant with the assignment's correctness tests: the kill rate, the survivors as diffs, which test killed what."""
+    from rich.progress import Progress
+
+    from autograder.mutation.run import SURVIVED, UNCOVERED, run_mutants
+
+    _, spec = _spec(slug)
+    modules = [module] if module else [Path(n).stem for n in spec.submission.files if n.endswith(".py")]
+    reports = []
+    for name in modules:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"mutants of {name}.py", total=None)
+            report = run_mutants(spec, name, jobs=jobs, limit=limit,
+                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+        reports.append(report)
+        survivors = [r for r in report.results if r.status in (SURVIVED, UNCOVERED)]
+        for result in survivors[:show]:
+            console.rule(f"survived: mutant {result.mutant.number} ({result.mutant.operator}, line {result.mutant.line})"
+                         + (" — no test reaches this line" if result.status == UNCOVERED else ""), style="yellow")
+            console.print(result.mutant.diff(report.original, f"{name}.py"), markup=False, highlight=False)  # type: ignore[attr-defined]
+        if report.baseline_failures:
+            console.print(f"[red]the reference fails {len(report.baseline_failures)} test(s); they were left out:[/] "
+                          f"{', '.join(report.baseline_failures)}")
+        console.print("tests that killed the most mutants: " + ", ".join(
+            f"{test.rpartition('::')[2]} ({count})" for test, count in list(report.kills_by_test().items())[:8]))
+        console.print(f"[bold]{report.module}[/]: {len(report.results)} mutants, kill rate {report.kill_rate:.1%} "
+                      f"({len(survivors)} survived), {report.seconds:g} s")
+    if json_path is not None:
+        json_path.write_text(json.dumps([{
+            "module": r.module, "kill_rate": r.kill_rate, "seconds": r.seconds, "kills_by_test": r.kills_by_test(),
+            "mutants": [{"number": m.mutant.number, "operator": m.mutant.operator, "line": m.mutant.line,
+                         "status": m.status, "killed_by": m.killed_by, "seconds": m.seconds,
+                         "diff": m.mutant.diff(r.original, r.module)} for m in r.results]}  # type: ignore[attr-defined]
+            for r in reports], indent=2), encoding="utf-8")
+        console.print(f"report written to {json_path}")
+
+
 def _package(slug: str, which: str, verb: str) -> None:
     from autograder import packaging
 
