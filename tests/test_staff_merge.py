@@ -161,3 +161,20 @@ def test_parallel_jobs_get_disjoint_cpus_when_there_are_perf_tests() -> None:
         cpu_groups(len(cpus) + 1, True)
     assert cpu_groups(len(cpus) + 3, False) == [None] * (len(cpus) + 3)  # no perf tests: nothing pinned
     assert submission_seed(0, "submission_1") == submission_seed(0, "submission_1") != submission_seed(1, "submission_1")
+
+
+def test_report_has_a_perf_distribution_per_perf_check(tmp_path: Path) -> None:
+    from autograder.staff.collect import Graded
+    from autograder.staff.report import write_report
+
+    def graded(sid: str, ratio: float) -> Graded:
+        perf = _test("t.py::test_3", 3 if ratio < 1.25 else 0, 3)
+        perf["extra_data"]["perf"] = {"name": "predict_time", "metric": "time", "value": ratio, "credit": 1.0}
+        return Graded(id=sid, submitters=[{"name": sid, "sid": sid, "email": ""}],
+                      results={**_results(_test("t.py::test_1", 5, 5), perf), "execution_time": 10.0},
+                      job={"status": "graded", "honesty": {"summary": "AI: ChatGPT in x.py"}})
+
+    records = [graded(f"s{i}", 0.9 + 0.1 * i) for i in range(6)]
+    text = write_report(records, tmp_path / "report.html", "a1").read_text()
+    assert "<h3>predict_time</h3>" in text and "median 1.150" in text and text.count("<img ") == 3
+    assert "AI: ChatGPT in x.py" in text
