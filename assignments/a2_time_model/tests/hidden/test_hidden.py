@@ -7,8 +7,8 @@ tensor sizes and the reference solution at grading time.
 
 Timing tests never compare a time with a stored number: the grader runs the reference's benchmark in the same
 run, interleaved with the student's (best of the rounds on each side, one thread), and checks the *ratio*
-against a band set by calibration (README.md, "How the bands were calibrated"; calibrate_a2.py beside the
-framework tests reproduces it).
+against a band set by calibration (README.md, "How the timing tests stay fair"; the assignment's
+calibrate_bands.py reproduces it). Times are the CPU time of one thread (``time.thread_time``).
 """
 
 from __future__ import annotations
@@ -24,10 +24,14 @@ from torch import nn
 
 from autograder import kit
 
-# Bands, from 20 reference-vs-reference runs on the 2-vCPU VM under heavy load from other jobs (README.md):
-RATE_BAND = (0.4, 2.5)        # student's best rate / grader's best rate (peak FLOP/s, bandwidth)
-PREDICTION_BAND = (0.3, 2.5)  # predicted forward time / grader's measured forward time
-EXPONENT_TOLERANCE = 0.45     # |fitted exponent - model exponent| for the measured growth curves
+# Bands, from 20 runs of the reference against itself exactly as these tests measure, each in a fresh process,
+# on the 2-vCPU development VM under load average 6-14 from other jobs (README.md, calibrate_bands.py).
+# Seen in one process: rate ratios 0.83-1.37; prediction ratios 0.50-1.06; exponents within 0.28 of the model's.
+# Graded, the student's side runs in another process, and a process's best peak varied 47-79 GFLOP/s (1.7x)
+# from process to process, so the rate and prediction bands leave room for that on top.
+RATE_BAND = (0.4, 2.5)         # student's best rate / grader's best rate (peak FLOP/s, bandwidth)
+PREDICTION_BAND = (0.25, 2.5)  # predicted forward time / grader's measured forward time
+EXPONENT_TOLERANCE = 0.5      # |fitted exponent - model exponent| for the measured growth curves
 
 
 # One thread's CPU time: on a shared machine wall time also counts the time the thread waited for a CPU (here
@@ -36,14 +40,17 @@ CLOCK = time.thread_time
 
 
 # ---------------------------------------------------------------- measurement helpers (also used to calibrate)
-def rates_interleaved(student, reference, rounds: int = 2, sizes=(256, 512), numel: int = 1 << 24) -> dict[str, list[float]]:
-    """Peak FLOP/s and bandwidth on the CPU, one thread, student and grader alternating round by round."""
+def rates_interleaved(student, reference, student_clock, rounds: int = 2, sizes=(256, 512),
+                      numel: int = 1 << 24) -> dict[str, list[float]]:
+    """Peak FLOP/s and bandwidth on the CPU, one thread, student and grader alternating round by round;
+    ``student_clock`` is ``time.thread_time`` of the student's process (a2_probes.thread_clock)."""
     cpu = torch.device("cpu")
     out: dict[str, list[float]] = {"student_peak": [], "grader_peak": [], "student_bw": [], "grader_bw": []}
     for _ in range(rounds):
-        out["student_peak"].append(float(student.measure_peak_flops(cpu, sizes=list(sizes), num_threads=1, clock=CLOCK)["peak"]))
+        out["student_peak"].append(float(student.measure_peak_flops(cpu, sizes=list(sizes), num_threads=1,
+                                                                    clock=student_clock)["peak"]))
         out["grader_peak"].append(float(reference.measure_peak_flops(cpu, sizes=list(sizes), num_threads=1, clock=CLOCK)["peak"]))
-        out["student_bw"].append(float(student.measure_bandwidth(cpu, numel=numel, num_threads=1, clock=CLOCK)))
+        out["student_bw"].append(float(student.measure_bandwidth(cpu, numel=numel, num_threads=1, clock=student_clock)))
         out["grader_bw"].append(float(reference.measure_bandwidth(cpu, numel=numel, num_threads=1, clock=CLOCK)))
     return out
 
@@ -170,9 +177,10 @@ def test_make_sync_and_measure_speedup(submission, student_process):
 @pytest.mark.timeout(240)  # seconds of CPU time, but wall time stretches on a loaded grader
 @weight(3)
 @number("2.5")
-def test_measured_rates_match_the_graders(submission, reference):
+def test_measured_rates_match_the_graders(submission, reference, student_process):
     """measure_peak_flops and measure_bandwidth agree with the grader's measurement taken in the same run"""
-    data = rates_interleaved(submission.time_model, reference.time_model)
+    clock = student_process.call("a2_probes.thread_clock")
+    data = rates_interleaved(submission.time_model, reference.time_model, clock)
     for what, unit in (("peak", "FLOP/s"), ("bw", "bytes/s")):
         ratio = max(data[f"student_{what}"]) / max(data[f"grader_{what}"])
         assert RATE_BAND[0] <= ratio <= RATE_BAND[1], (
@@ -287,11 +295,12 @@ def test_predict_forward_given_rates(submission, reference, student_process, rng
 def test_prediction_against_the_graders_measurement(submission, reference, student_process, helpers):
     """predict_forward with your measured rates vs the grader's measured forward time (MLP and CNN, CPU)"""
     student, ref = submission.time_model, reference.time_model
+    clock = student_process.call("a2_probes.thread_clock")
     models = [("MLP", helpers.example_mlp(), [256, 1024]), ("CNN", helpers.example_cnn(), [16, 16, 32, 32])]
     peaks, bandwidths, measured = [], [], {name: [] for name, _, _ in models}
     for _ in range(2):
-        peaks.append(float(student.measure_peak_flops(torch.device("cpu"), num_threads=1, clock=CLOCK)["peak"]))
-        bandwidths.append(float(student.measure_bandwidth(torch.device("cpu"), num_threads=1, clock=CLOCK)))
+        peaks.append(float(student.measure_peak_flops(torch.device("cpu"), num_threads=1, clock=clock)["peak"]))
+        bandwidths.append(float(student.measure_bandwidth(torch.device("cpu"), num_threads=1, clock=clock)))
         for name, model, shape in models:
             measured[name].append(grader_forward_seconds(ref, model, torch.randn(*shape)))
     for name, model, shape in models:
@@ -307,12 +316,13 @@ def test_prediction_against_the_graders_measurement(submission, reference, stude
 @pytest.mark.timeout(240)  # seconds of CPU time, but wall time stretches on a loaded grader
 @weight(3)
 @number("2.11")
-def test_growth_exponents(submission, reference, rng):
+def test_growth_exponents(submission, reference, student_process, rng):
     """time_vs_size grows like the model says (batch: 1, attention seq_len: 2); fit_exponent on noisy data"""
     student, ref = submission.time_model, reference.time_model
+    clock = student_process.call("a2_probes.thread_clock")
     sizes = [128, 256, 512, 1024]
     for kind in ("batch", "seq_len"):
-        times = student.time_vs_size(kind, sizes, torch.device("cpu"), num_threads=1, clock=CLOCK)
+        times = student.time_vs_size(kind, sizes, torch.device("cpu"), num_threads=1, clock=clock)
         assert isinstance(times, list) and len(times) == len(sizes) and all(t > 0 for t in times), (
             f"time_vs_size({kind!r}, {sizes}): expected {len(sizes)} positive times, got {times!r:.200}")
         exponent = ref.fit_exponent(sizes, times)
