@@ -347,6 +347,15 @@ def _protect_grader_folders(root: Path) -> None:
         os.chmod(folder, 0o700)
 
 
+def _add_honesty_entry(results: dict[str, Any], submission: Path) -> None:
+    """The staff-only declarations entry (hidden, 0 points, never changes the score; docs/staff.md)."""
+    try:
+        from autograder.staff.honesty import add_to_results
+    except ModuleNotFoundError:  # a grader built without autograder/staff: grading goes on without it
+        return
+    add_to_results(results, submission)
+
+
 @main.command(hidden=True)
 @click.argument("slug")
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"), show_default=True)
@@ -362,9 +371,7 @@ def gradescope(slug: str, root: Path) -> None:
         from autograder.grading import grade as run_grade
 
         results = run_grade(spec, root / "submission")
-        from autograder.staff.honesty import add_to_results
-
-        add_to_results(results, root / "submission")  # staff-only, hidden, 0 points: never changes the score
+        _add_honesty_entry(results, root / "submission")
     except Exception as exc:  # the grader itself broke: still write a parseable file that says so
         results = {
             "score": 0.0, "execution_time": 0.0, "tests": [], "output_format": "md",
