@@ -230,9 +230,9 @@ class SandboxPopen:
             reply = self._runner(**request)
             error = reply.get("start_error") if isinstance(reply, dict) else "OSError: no answer"
             if error is not None:
-                from autograder.kit.process import ProgramResult
+                from autograder.isolation.programs import start_error
 
-                ProgramResult.from_reply({"start_error": error})  # raises FileNotFoundError etc.
+                raise start_error(error)  # FileNotFoundError, as a real Popen of a missing program raises
             self._result = reply
             self.returncode = reply.get("returncode") if type(reply.get("returncode")) is int else -9
             for name, target in (("stdout", self._stdout_target), ("stderr", self._stderr_target)):

@@ -101,12 +101,11 @@ def _program_runner(config: pytest.Config) -> Any:
     graded runs, a subprocess in the submission folder in a local check; None without a submission folder."""
     state = config.stash[_STATE]
     if "programs" not in state:
-        from autograder.kit.process import local_program_runner, remote_program_runner
+        from autograder.isolation.programs import local_runner, remote_runner  # torch-free: runner start-up
 
         pool = config.stash.get(_POOL, None)
         folder = config.getoption("--ag-submission", None)
-        state["programs"] = (remote_program_runner(pool) if pool is not None
-                             else local_program_runner(Path(folder)) if folder else None)
+        state["programs"] = remote_runner(pool) if pool is not None else local_runner(Path(folder)) if folder else None
     return state["programs"]
 
 

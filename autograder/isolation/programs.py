@@ -22,14 +22,20 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 OUTPUT_CAP_BYTES = 4 * 1024 * 1024
 PYTHON_NAMES = frozenset({"python", "python3", f"python3.{sys.version_info.minor}"})
 EXIT_GRACE_S = 0.2  # after the program exits, how long output still held open by its children is read
 MAX_ARGV = 4096
+
+
+START_ERRORS: dict[str, type[Exception]] = {"FileNotFoundError": FileNotFoundError,
+                                            "PermissionError": PermissionError, "ValueError": ValueError}
+ProgramRunner = Callable[..., dict[str, Any]]
 
 
 class ProgramError(ValueError):
@@ -163,6 +169,9 @@ def run(argv: list[str], *, stdin: bytes, timeout_s: float, cwd: Path, env: dict
             "timed_out": timed_out, "truncated": dropped > 0}
 
 
+run_program = run  # the name local_runner's inner function does not shadow
+
+
 def _exited(pid: int) -> bool:
     """Whether ``pid`` has exited, without reaping it (the zombie keeps the pid and its group id reserved)."""
     try:
@@ -195,3 +204,37 @@ def child_groups(parent: int) -> list[int]:
         if ppid == parent and pgid == int(entry):
             groups.append(pgid)
     return groups
+
+
+def start_error(message: Any) -> Exception:
+    """The exception for a reply's ``start_error`` ("FileNotFoundError: ..."): raised in the test, which asked
+    for a program that does not exist (or a malformed request)."""
+    kind, _, text = str(message)[:2000].partition(": ")
+    return START_ERRORS.get(kind, OSError)(f"could not start the program: {text or kind}")
+
+
+def remote_runner(pool: Any) -> ProgramRunner:
+    """Graded runs: the worker runs the program (``op_run_program``); see ``WorkerPool.run_program``."""
+    def run(**request: Any) -> dict[str, Any]:
+        return pool.run_program(**request)
+    return run
+
+
+def local_runner(folder: Path) -> ProgramRunner:
+    """A student's own run: a plain subprocess of the test process, started in the submission folder ``folder``
+    and left in the test process's group, which the grading parent kills on a time-out."""
+    shims = python_shims(Path(tempfile.mkdtemp(prefix="autograder-python-")), sys.executable)
+
+    def run(*, argv: list[str], stdin: bytes, timeout_s: float, env: dict[str, str] | None = None,
+            cwd: str | None = None, merge_stderr: bool = False) -> dict[str, Any]:
+        try:
+            argv, stdin, timeout_s, extra = check_request(argv, stdin, timeout_s, env)
+            start_in = program_cwd(folder, cwd)
+        except ProgramError as exc:
+            return {"start_error": f"ValueError: {exc}"}
+        environment = dict(os.environ)
+        environment["PATH"] = f"{shims}{os.pathsep}{environment.get('PATH', '/usr/bin:/bin')}"
+        environment.update(extra)
+        return run_program(program_argv(argv, sys.executable), stdin=stdin, timeout_s=timeout_s, cwd=start_in,
+                           env=environment, merge_stderr=merge_stderr, own_group=False)
+    return run

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import os
 import pickle
 import sys
 from collections import OrderedDict
@@ -119,9 +118,7 @@ class StudentProcess:
         return self._runner
 
 
-ProgramRunner = Callable[..., dict[str, Any]]
-_START_ERRORS: dict[str, type[Exception]] = {"FileNotFoundError": FileNotFoundError, "PermissionError": PermissionError,
-                                             "ValueError": ValueError}
+ProgramRunner = Callable[..., dict[str, Any]]  # see autograder/isolation/programs.py: remote_runner, local_runner
 
 
 @dataclass(frozen=True)
@@ -144,8 +141,9 @@ class ProgramResult:
             raise RuntimeError("the student's process sent back something that is not a program result")
         error = reply.get("start_error")
         if error is not None:
-            kind, _, message = str(error)[:2000].partition(": ")
-            raise _START_ERRORS.get(kind, OSError)(f"could not start the program: {message or kind}")
+            from autograder.isolation.programs import start_error
+
+            raise start_error(error)
         out, err = reply.get("stdout", b""), reply.get("stderr", b"")
         out = bytes(out) if isinstance(out, (bytes, bytearray)) else b""
         err = bytes(err) if isinstance(err, (bytes, bytearray)) else b""
@@ -153,36 +151,6 @@ class ProgramResult:
         return cls(returncode=code if type(code) is int else None, stdout=out.decode("utf-8", "replace"),
                    stderr=err.decode("utf-8", "replace"), timed_out=reply.get("timed_out") is True,
                    truncated=reply.get("truncated") is True, stdout_bytes=out, stderr_bytes=err)
-
-
-def remote_program_runner(pool: Any) -> ProgramRunner:
-    """Graded runs: the worker runs the program (``op_run_program``); see ``WorkerPool.run_program``."""
-    def run(**request: Any) -> dict[str, Any]:
-        return pool.run_program(**request)
-    return run
-
-
-def local_program_runner(folder: Path) -> ProgramRunner:
-    """A student's own run: a plain subprocess of this process, started in the submission folder ``folder``."""
-    import tempfile
-
-    from autograder.isolation import programs
-
-    shims = programs.python_shims(Path(tempfile.mkdtemp(prefix="autograder-python-")), sys.executable)
-
-    def run(*, argv: list[str], stdin: bytes, timeout_s: float, env: dict[str, str] | None = None,
-            cwd: str | None = None, merge_stderr: bool = False) -> dict[str, Any]:
-        try:
-            argv, stdin, timeout_s, extra = programs.check_request(argv, stdin, timeout_s, env)
-            start_in = programs.program_cwd(folder, cwd)
-        except programs.ProgramError as exc:
-            return {"start_error": f"ValueError: {exc}"}
-        environment = dict(os.environ)
-        environment["PATH"] = f"{shims}{os.pathsep}{environment.get('PATH', '/usr/bin:/bin')}"
-        environment.update(extra)
-        return programs.run(programs.program_argv(argv, sys.executable), stdin=stdin, timeout_s=timeout_s,
-                            cwd=start_in, env=environment, merge_stderr=merge_stderr, own_group=False)
-    return run
 
 
 def remote_caller(pool: Any) -> Caller:
