@@ -54,6 +54,8 @@ def _explain_failure(outcome: Outcome, disclosure: Disclosure) -> str:
     where = f" at {frames[-2].strip()}" if len(frames) >= 2 else ""
     if disclosure.hide_message is not None:
         lines = [disclosure.hide_message]
+        if outcome.info.hint:  # what this test exercises, in the author's words (never its inputs)
+            lines.append(f"\nThis test exercises: {outcome.info.hint}")
         if origin == "student":  # type and place only: the message could echo hidden inputs
             lines += [f"\nYour code raised {phase.get('exception', 'an exception')}{where}:"] + frames
         return "\n".join(lines)
@@ -62,6 +64,7 @@ def _explain_failure(outcome: Outcome, disclosure: Disclosure) -> str:
     elif origin == "student":
         first = f"Your code raised {_first_line(message)}{where}"
     else:
+        message = without_pytest_explanation(message)
         first = f"Check failed: {_first_line(message)}"
     lines = [first]
     if "\n" in message.strip():
@@ -69,6 +72,17 @@ def _explain_failure(outcome: Outcome, disclosure: Disclosure) -> str:
     if frames:
         lines += ["", "Where, in your code (innermost last):"] + frames
     return "\n".join(lines)
+
+
+def without_pytest_explanation(message: str) -> str:
+    """An ``assert cond, "message"`` failure without pytest's rewritten explanation after the message
+    (``assert False`` / ``+  where False = <built-in method is_inference of Tensor object at 0x7f…>``): the
+    author's message says what was expected; the explanation is pytest's internals."""
+    lines = message.split("\n")
+    for index, line in enumerate(lines[1:], start=1):
+        if line.startswith("assert ") and lines[0].strip() not in ("AssertionError", "AssertionError:"):
+            return "\n".join(lines[:index]).rstrip()
+    return message
 
 
 def _first_line(text: str) -> str:

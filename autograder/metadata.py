@@ -20,6 +20,7 @@ MARKERS = {
     "leaderboard": "leaderboard(column, order='desc'): the test calls set_leaderboard_value(v)",
     "timeout": "timeout(seconds): per-test time limit overriding the assignment's",
     "requires": "requires(device): skip unless the device (e.g. 'cuda') is present",
+    "hint": "hint(text): what this test exercises, shown with a hidden failure (never its inputs)",
 }
 
 
@@ -38,6 +39,7 @@ class TestInfo:
     hide_errors: str | None = None
     partial_credit: bool = False
     leaderboard_column: str | None = None
+    hint: str | None = None  # shown beside the folder's hide_errors text when a hidden test fails
     leaderboard_order: str = "desc"
     timeout_s: float | None = None
     fixtures: list[str] = field(default_factory=list)
@@ -76,7 +78,7 @@ def read_metadata(item: Any, nodeid: str, file: str) -> TestInfo:
         leaderboard_order=attr("__leaderboard_sort_order__") or "desc",
         fixtures=sorted(getattr(item, "fixturenames", []) or []),
     )
-    for name in ("weight", "number", "visibility", "hide_errors", "timeout", "partial_credit", "leaderboard", "tags"):
+    for name in ("weight", "number", "visibility", "hide_errors", "timeout", "partial_credit", "leaderboard", "tags", "hint"):
         found = _marker_arg(item, name)
         if found is None:
             continue
@@ -98,6 +100,8 @@ def read_metadata(item: Any, nodeid: str, file: str) -> TestInfo:
             info.leaderboard_order = str(args[1] if len(args) > 1 else kwargs.get("order", "desc"))
         elif name == "tags":
             info.tags = [str(a) for a in args]
+        elif name == "hint" and args:
+            info.hint = str(args[0])
     if info.weight is not None:
         info.weight = float(info.weight)
     return info

@@ -64,3 +64,36 @@ def test_partial_credit_counts(toy_spec: AssignmentSpec, toy_submission: Callabl
     results = grade(toy_spec, toy_submission(ADD, "    return a + b if a > 0 else 99"))
     partial = by_id(results)["tests/public/test_public.py::test_partial"]
     assert (partial["score"], partial["max_score"], partial["status"]) == (2.0, 4.0, "failed")
+
+
+def _toy_copy(tmp_path: Path, file: str, old: str, new: str) -> AssignmentSpec:
+    import shutil
+
+    from autograder.layout import CourseLayout
+    from autograder.spec import load_spec
+
+    from conftest import TOY_ROOT
+
+    shutil.copytree(TOY_ROOT, tmp_path / "course")
+    path = tmp_path / "course" / "assignments" / "toy" / file
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    return load_spec(CourseLayout(tmp_path / "course"), "toy")
+
+
+def test_a_hidden_test_says_what_it_exercises(tmp_path: Path, toy_submission: Callable[..., Path]) -> None:
+    """One fixed text for every hidden test could not say which function a failure is about (issue 10)."""
+    spec = _toy_copy(tmp_path, "tests/hidden/test_hidden.py", "@weight(5)",
+                     '@weight(5)\n@__import__("pytest").mark.hint("add() on large numbers")')
+    hidden = by_id(grade(spec, toy_submission(ADD, "    return a + b + (a > 1000)")))[HIDDEN]
+    assert hidden["output"] == spec.folder("hidden").hide_errors + "\n\nThis test exercises: add() on large numbers"
+    assert "424" not in hidden["output"]
+
+
+def test_pytest_internals_stay_out_of_messages(tmp_path: Path, toy_submission: Callable[..., Path]) -> None:
+    """An assert with a message shows the message, not pytest's '+ where False = <built-in method ... at 0x7f…>'."""
+    spec = _toy_copy(tmp_path, "tests/public/test_public.py", "assert submission.toy.add(2, 3) == 5",
+                     'assert submission.toy.add(2, 3) == 5, "expected add(2, 3) to return 5"')
+    output = by_id(grade(spec, toy_submission(ADD, "    return a + b + 1")))["tests/public/test_public.py::test_add"]["output"]
+    assert output.startswith("Check failed: AssertionError: expected add(2, 3) to return 5")
+    assert "where" not in output and "assert 6 == 5" not in output and "0x" not in output
