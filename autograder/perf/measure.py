@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from autograder.perf import cpus, stats
-from autograder.perf.watch import Refused, Watch
+from autograder.perf.watch import Refused, Watch, precise
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,8 @@ class Measurer:
         self.rng = random.SystemRandom()
         self.seed = seed
         self.reference_label = reference_label
-        self.cpu_clock = not device.startswith("cuda")  # on-CPU time; a GPU's work is only in wall time
+        # on-CPU time; a GPU's work is only in wall time, and a kernel without schedstat counts in 10 ms ticks
+        self.cpu_clock = not device.startswith("cuda") and precise()
         self.sub_cpu_s = 0.0  # on-CPU time of the submission's worker in timed batches
         self.sub_wall_s = 0.0  # their wall time
         self.sub_batches = 0
@@ -204,7 +205,8 @@ class Measurer:
                 except Exception:  # noqa: BLE001 - a lost worker needs no placement back
                     pass
         result.extra["placement"] = placement
-        result.extra["clock"] = "on-CPU time (/proc schedstat)" if self.cpu_clock else "wall time (GPU)"
+        result.extra["clock"] = "on-CPU time (/proc schedstat)" if self.cpu_clock else \
+            "wall time (GPU)" if self.device.startswith("cuda") else "wall time (no schedstat on this kernel)"
         result.extra["fingerprint"] = fingerprint()
         result.extra["threads"] = self.decl.threads
         result.extra["device"] = self.device

@@ -59,9 +59,21 @@ def tasks(pid: int) -> list[int]:
 
 
 def task_ns(pid: int, tid: int) -> int | None:
-    """On-CPU nanoseconds of one thread (first field of schedstat)."""
+    """On-CPU nanoseconds of one thread (first field of schedstat; a kernel without it: utime + stime from
+    the thread's stat, in clock ticks, which is too coarse to time a batch, see :func:`precise`)."""
     text = _read(f"/proc/{pid}/task/{tid}/schedstat")
-    return int(text.split()[0]) if text else None
+    if text:
+        return int(text.split()[0])
+    text = _read(f"/proc/{pid}/task/{tid}/stat")
+    if not text:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_NS
+
+
+def precise() -> bool:
+    """Whether this kernel exposes per-thread on-CPU nanoseconds (``CONFIG_SCHED_INFO``)."""
+    return os.path.exists(f"/proc/self/task/{os.getpid()}/schedstat")
 
 
 def on_cpu_ns(pid: int) -> dict[int, int]:
