@@ -118,8 +118,8 @@ def _report_odd_frames():
     server.describe = describe
 
 
-def _deep_chain(levels=3000):
-    """A folder chain deeper than Python's recursion limit, left in the work folder for the clean-up."""
+def _deep_chain(levels=1500):
+    """A folder chain deeper than Python's recursion limit (1000), left in the work folder for the clean-up."""
     start = os.getcwd()
     try:
         for _ in range(levels):
