@@ -31,6 +31,12 @@ def _fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
             for line in str(exc).splitlines() or [""]:  # several problems (SpecProblems): one line each
                 click.echo(f"error: {line}", err=True)
             sys.exit(2)
+        except ModuleNotFoundError as exc:  # the student wheel leaves the staff tools out
+            if not (exc.name or "").startswith("autograder."):
+                raise
+            click.echo(f"error: `autograder {func.__name__}` is a course-staff command and is not part of the student "
+                       "package; students use `autograder check`", err=True)
+            sys.exit(2)
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper
@@ -273,8 +279,8 @@ def check(slug: str | None, submission: Path) -> None:
     In the folder unzipped from starter.zip just run `autograder check`; in the course repository name the
     assignment (`autograder check a1_execution_modes --submission starter/a1_execution_modes`).
     """
+    from autograder.check_report import print_check
     from autograder.grading import grade as run_grade
-    from autograder.report import print_results
     from autograder.spec import load_student_spec
 
     if (submission / "assignment.toml").is_file():
@@ -286,17 +292,7 @@ def check(slug: str | None, submission: Path) -> None:
         _, spec = _spec(slug)
     with console.status("running the public tests …"):
         results = run_grade(spec, submission, folders=("public",), reference_dir=None, local=True)
-    print_results(console, results, f"{spec.slug} public tests", details=True)
-    failing = [t for t in results["tests"] if t["status"] == "failed" and t["extra_data"]["outcome"] != "skipped"]
-    skipped = len([t for t in results["tests"] if t["extra_data"]["outcome"] == "skipped"])
-    if failing:
-        console.print(f"Fix the first failing test above ({failing[0]['name']}), then run this again.")
-    else:
-        console.print("[green]All public tests that can run here pass.[/] Hidden tests use other shapes, seeds and "
-                      "dtypes; make sure your code handles them too (see the handout).")
-    if skipped:
-        console.print(f"{skipped} test(s) were skipped here: they can only run on the grader (each says why above), "
-                      "and run when you submit.")
+    print_check(console, results, f"{spec.slug} public tests")
     try:
         from autograder.staff.honesty import check_reminder
     except ModuleNotFoundError:  # a package without autograder/staff: no reminder, check itself still works
