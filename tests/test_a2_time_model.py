@@ -80,6 +80,9 @@ def test_hidden_tests_catch_the_planted_bugs(spec: AssignmentSpec, tmp_path: Pat
     for bug, (old, new, _, _) in BUGS.items():
         assert source.count(old) == 1, f"test bug: the text planting {bug!r} is not (once) in the reference"
         source = source.replace(old, new)
+    # the timing tests are not what this run checks: make them fail fast instead of measuring for a minute
+    source += "".join(f"\n\ndef {name}(*args, **kwargs):\n    raise NotImplementedError('not measured in this run')\n"
+                      for name in ("measure_peak_flops", "measure_bandwidth", "time_vs_size"))
     folder = tmp_path / "submission"
     folder.mkdir()
     (folder / "time_model.py").write_text(source)
