@@ -21,7 +21,10 @@ def _dotted(node: ast.AST) -> str | None:
         return node.id
     if isinstance(node, ast.Attribute):
         base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else f"?.{node.attr}"
+        return f"{base}.{node.attr}" if base else f"(...).{node.attr}"
+    if isinstance(node, ast.Call):  # torch.relu(x).backward: the call's own name, then what is done to its result
+        inner = _dotted(node.func)
+        return f"{inner}(...)" if inner else None
     return None
 
 

@@ -54,18 +54,18 @@ def autograd_param_grads(model: nn.Module, x: torch.Tensor, targets: torch.Tenso
     """Loss and parameter gradients of ``F.cross_entropy(model(x), targets)``, computed by autograd."""
     model.zero_grad()
     with torch.enable_grad():
-        loss = F.cross_entropy(model(x), targets)
-        loss.backward()
+        oracle_loss = F.cross_entropy(model(x), targets)
+        oracle_loss.backward()
     grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
     model.zero_grad()
-    return loss.detach(), grads
+    return oracle_loss.detach(), grads
 
 
 def measured_layer_flops(model: nn.Module, x: torch.Tensor, mode: str, targets: torch.Tensor | None = None) -> list[int]:
     """FLOPs of each Linear in order: a forward under inference_mode, or forward + cross-entropy + backward."""
     def run() -> None:
         if mode == "inference":
-            with torch.inference_mode():
+            with torch.inference_mode():  # leak-ok
                 model.eval()(x)
         else:
             model.train().zero_grad()

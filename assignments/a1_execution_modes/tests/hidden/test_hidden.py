@@ -22,6 +22,7 @@ from torch import nn
 # ---------------------------------------------------------------- the model
 @weight(2)
 @number("2.1")
+@pytest.mark.hint("NeuralNetwork's class and parameter names, its layers and its forward pass, for other sizes")
 def test_model_random_sizes(submission, reference, rng, helpers):
     """NeuralNetwork with other sizes: class and parameter names, layers, forward pass on a batch of 1"""
     student = submission.execution_modes
@@ -49,6 +50,7 @@ def test_model_random_sizes(submission, reference, rng, helpers):
 # ---------------------------------------------------------------- the backward program, by hand
 @weight(2)
 @number("2.2")
+@pytest.mark.hint("relu_backward: gradients where x > 0 only (0 at x == 0), any shape, float64, transposed inputs")
 def test_relu_backward_shapes(submission, student_process, submitted_source, rng, helpers):
     """relu_backward on any shape, float64, exact zeros and non-contiguous inputs"""
     kit.assert_by_hand(submitted_source("execution_modes.py"), "relu_backward")
@@ -74,6 +76,7 @@ def test_relu_backward_shapes(submission, student_process, submitted_source, rng
 
 @weight(3)
 @number("2.3")
+@pytest.mark.hint("linear_backward: which dimension each product sums over (square layers too), transposed and strided inputs, float64")
 def test_linear_backward_shapes(submission, student_process, submitted_source, rng, helpers):
     """linear_backward on random sizes, batch of 1, non-contiguous inputs and float64"""
     kit.assert_by_hand(submitted_source("execution_modes.py"), "linear_backward")
@@ -81,6 +84,7 @@ def test_linear_backward_shapes(submission, student_process, submitted_source, r
     b, i, o = kit.randint(rng, 2, 17), kit.randint(rng, 1, 33), kit.randint(rng, 1, 17)
     cases = [
         ("random sizes", kit.randn(rng, b, i), kit.randn(rng, o, i), kit.randn(rng, b, o)),
+        ("a square layer (in == out)", kit.randn(rng, b, i), kit.randn(rng, i, i), kit.randn(rng, b, i)),
         ("batch of 1", kit.randn(rng, 1, i), kit.randn(rng, o, i), kit.randn(rng, 1, o)),
         ("non-contiguous x, weight and grad_output (transposed views)",
          kit.randn(rng, i, b).T, kit.randn(rng, i, o).T, kit.randn(rng, o, b).T),
@@ -102,6 +106,7 @@ def test_linear_backward_shapes(submission, student_process, submitted_source, r
 
 @weight(3)
 @number("2.4")
+@pytest.mark.hint("cross_entropy_backward: the mean loss and its gradient, numerically stable for huge logits")
 def test_cross_entropy_backward_shapes(submission, student_process, submitted_source, rng, helpers):
     """cross_entropy_backward on random sizes, batch of 1, float64 and huge logits"""
     kit.assert_by_hand(submitted_source("execution_modes.py"), "cross_entropy_backward")
@@ -151,6 +156,7 @@ def _check_mlp_backward(submission, student_process, submitted_source, model, x,
 
 @weight(3)
 @number("2.5")
+@pytest.mark.hint("mlp_backward: the forward you run by hand and the chain rule back through every layer, for other sizes and dtypes")
 def test_mlp_backward_random_sizes(submission, student_process, submitted_source, reference, rng, device, helpers):
     """mlp_backward matches autograd for random sizes, image inputs and float64"""
     for dtype in (torch.float32, torch.float64):
@@ -165,6 +171,7 @@ def test_mlp_backward_random_sizes(submission, student_process, submitted_source
 
 @weight(2)
 @number("2.6")
+@pytest.mark.hint("mlp_backward with a batch of 1 and a non-contiguous image batch (flatten, do not .view())")
 def test_mlp_backward_edge_cases(submission, student_process, submitted_source, reference, rng, device, helpers):
     """mlp_backward with a batch of 1 and a non-contiguous input"""
     height, width = kit.randint(rng, 2, 7), kit.randint(rng, 2, 7)
@@ -184,6 +191,7 @@ def test_mlp_backward_edge_cases(submission, student_process, submitted_source, 
 # ---------------------------------------------------------------- the two execution modes
 @weight(3)
 @number("2.7")
+@pytest.mark.hint("sgd_step: training mode, fresh gradients each step, the plain SGD update, the loss before the update")
 def test_sgd_step_matches_reference(submission, student_process, reference, rng, device, helpers):
     """sgd_step: two steps from the same start give the reference's losses and parameters"""
     student = submission.execution_modes
@@ -208,6 +216,7 @@ def test_sgd_step_matches_reference(submission, student_process, reference, rng,
 
 @weight(2)
 @number("2.8")
+@pytest.mark.hint("predict: eval mode (Dropout off) and inference tensors even when grad is enabled")
 def test_predict_eval_and_inference(submission, student_process, reference, rng, device, helpers):
     """predict: eval mode (Dropout off), inference tensors, works with grad enabled"""
     student = submission.execution_modes
@@ -233,6 +242,7 @@ def test_predict_eval_and_inference(submission, student_process, reference, rng,
 # ---------------------------------------------------------------- what each mode costs
 @weight(3)
 @number("2.9")
+@pytest.mark.hint("layer_flops: the matrix products forward and backward run per Linear, for any depth and batch")
 def test_layer_flops_random_mlps(submission, reference, rng, helpers):
     """layer_flops matches FlopCounterMode for random widths, depths and batch sizes"""
     student = submission.execution_modes
@@ -255,6 +265,7 @@ def test_layer_flops_random_mlps(submission, reference, rng, helpers):
 
 @weight(1)
 @number("2.10")
+@pytest.mark.hint("layer_flops: ValueError for a mode other than training or inference")
 def test_layer_flops_rejects_unknown_mode(submission):
     """layer_flops raises ValueError for a mode other than training/inference"""
     student = submission.execution_modes
@@ -263,8 +274,9 @@ def test_layer_flops_rejects_unknown_mode(submission):
             student.layer_flops([8, 4, 2], 3, mode)
 
 
-@weight(3)
+@weight(1)
 @number("2.11")
+@pytest.mark.hint("saved_activation_bytes: which tensors each Linear and ReLU keeps for backward, for other sizes")
 def test_saved_activation_bytes_neural_network(submission, reference, rng, helpers):
     """saved_activation_bytes matches saved_tensors_hooks for NeuralNetwork of random sizes"""
     student = submission.execution_modes
@@ -283,6 +295,7 @@ def test_saved_activation_bytes_neural_network(submission, reference, rng, helpe
 
 @weight(2)
 @number("2.12")
+@pytest.mark.hint("saved_activation_bytes: deeper MLPs and other dtypes (bytes per element)")
 def test_saved_activation_bytes_deep_and_dtypes(submission, rng, helpers):
     """saved_activation_bytes for deeper MLPs of different widths, in float64 and bfloat16"""
     student = submission.execution_modes
@@ -303,6 +316,7 @@ def test_saved_activation_bytes_deep_and_dtypes(submission, rng, helpers):
 # ---------------------------------------------------------------- putting it together
 @weight(1)
 @number("2.13")
+@pytest.mark.hint("train_digits: reliable training to 95% on another split")
 def test_train_digits_other_split(submission, student_process, reference, seed, helpers):
     """train_digits reaches 95% on a different held-out split"""
     student = submission.execution_modes

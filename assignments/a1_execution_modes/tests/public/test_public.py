@@ -81,16 +81,16 @@ def test_linear_backward(submission, student_process, submitted_source, rng, hel
     """linear_backward matches autograd"""
     kit.assert_by_hand(submitted_source("execution_modes.py"), "linear_backward")
     student = submission.execution_modes
-    batch, fan_in, fan_out = 4, 6, 3
-    x, weight_, bias = kit.randn(rng, batch, fan_in), kit.randn(rng, fan_out, fan_in), kit.randn(rng, fan_out)
-    grad_output = kit.randn(rng, batch, fan_out)
-    leaves = [t.clone().requires_grad_(True) for t in (x, weight_, bias)]
-    F.linear(*leaves).backward(grad_output)
-    with kit.no_autograd(student_process):
-        got = student.linear_backward(grad_output, x, weight_)
-    assert isinstance(got, tuple) and len(got) == 3, f"expected linear_backward to return (grad_x, grad_weight, grad_bias), got {got!r:.200}"
-    for value, leaf, name, like in zip(got, leaves, ("grad_x", "grad_weight", "grad_bias"), ("x", "weight", "the bias")):
-        kit.assert_tensor(value, leaf.grad, name, like=f"{like}, {tuple(leaf.shape)}")
+    for batch, fan_in, fan_out, case in ((4, 6, 3, "in=6, out=3"), (5, 4, 4, "a square layer, in == out == 4")):
+        x, weight_, bias = kit.randn(rng, batch, fan_in), kit.randn(rng, fan_out, fan_in), kit.randn(rng, fan_out)
+        grad_output = kit.randn(rng, batch, fan_out)
+        leaves = [t.clone().requires_grad_(True) for t in (x, weight_, bias)]
+        F.linear(*leaves).backward(grad_output)
+        with kit.no_autograd(student_process):
+            got = student.linear_backward(grad_output, x, weight_)
+        assert isinstance(got, tuple) and len(got) == 3, f"expected linear_backward to return (grad_x, grad_weight, grad_bias), got {got!r:.200}"
+        for value, leaf, name, like in zip(got, leaves, ("grad_x", "grad_weight", "grad_bias"), ("x", "weight", "the bias")):
+            kit.assert_tensor(value, leaf.grad, f"{name} ({case})", like=f"{like}, {tuple(leaf.shape)}")
 
 
 @weight(3)
@@ -170,6 +170,23 @@ def test_layer_flops_default_sizes(submission, rng, helpers):
         assert got == expected, (
             f"layer_flops({sizes}, {batch}, {mode!r}): FlopCounterMode measured {expected} (total {sum(expected):,}), "
             f"got {got!r}")
+
+
+@weight(2)
+@number("1.10")
+def test_saved_activation_bytes_lecture_model(submission, rng, helpers):
+    """saved_activation_bytes matches saved_tensors_hooks for the lecture's 784-512-512-10 model"""
+    student = submission.execution_modes
+    sizes, batch = [784, 512, 512, 10], 64
+    model, x = helpers.LectureNetwork(), kit.randn(rng, batch, 1, 28, 28)
+    for mode in ("training", "inference"):
+        expected = helpers.measured_saved_bytes(model, x, mode)
+        got = student.saved_activation_bytes(list(sizes), batch, mode)
+        assert isinstance(got, int), f"expected saved_activation_bytes to return an int, got {got!r:.200}"
+        assert got == expected, (
+            f"saved_activation_bytes({sizes}, {batch}, {mode!r}): saved_tensors_hooks saw {expected:,} bytes, got {got:,}. "
+            "The input batch counts (the first Linear keeps it for its weight gradient), and tensors that share memory "
+            "count once")
 
 
 # ---------------------------------------------------------------- putting it together
