@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 from pathlib import Path
 from typing import Mapping
 
@@ -27,17 +26,11 @@ from autograder.errors import AutograderError, LeakError, SpecError
 from autograder.layout import CourseLayout
 from autograder.spec import AssignmentSpec, load_spec
 from autograder.starter import solution_spans
+from autograder.zips import Files, deterministic_zip
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 REQUIREMENTS_TEMPLATE = TEMPLATES_DIR / "requirements-grader.txt"
-
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
-ZIP_COMPRESSION = zipfile.ZIP_DEFLATED
-ZIP_LEVEL = 9
-MODE_EXECUTABLE = 0o100755  # regular file, rwxr-xr-x
-MODE_REGULAR = 0o100644     # regular file, rw-r--r--
-UNIX = 3                    # "made by" system: Unix, so the permission bits are honoured on unzip
 
 AUTOGRADER_EXECUTABLES = frozenset({"setup.sh", "run_autograder"})
 SLUG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -46,52 +39,13 @@ REFERENCE_ONLY = "# REFERENCE ONLY"  # first line of a reference file the starte
 RAW_MARKERS = (re.compile(rb"BEGIN\s+SOLUTION"), re.compile(rb"END\s+SOLUTION"))
 SUBSTANTIAL_CHARS = 25
 LEAK_OK = "# leak-ok"  # a shipped line carrying this comment may repeat a solution line (a deliberate choice)
+# Pinned for the grader's sandbox only (Linux seccomp); a student's laptop does not need, or may not build, them.
+GRADER_ONLY_PACKAGES = frozenset({"pyseccomp"})
 TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 
-Files = Mapping[str, "Path | bytes"]
 
 
 # ---------------------------------------------------------------------------------------------- zips
-def deterministic_zip(path: Path, files: Files, executable: set[str] | frozenset[str]) -> Path:
-    """Write ``files`` (zip name → file path or bytes) to ``path`` so identical inputs give identical bytes.
-
-    Entries are sorted by name, stamped 1980-01-01 00:00, deflated at a fixed level, marked as Unix regular
-    files with mode 0755 (names in ``executable``) or 0644, with no directory entries and no extra fields.
-    The zip is written beside ``path`` and renamed into place, so a failure leaves no half-written zip.
-    """
-    for name in files:
-        _check_entry_name(name)
-    unknown = sorted(set(executable) - set(files))
-    if unknown:
-        raise ValueError(f"executable names {unknown} are not among the zip's files")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with zipfile.ZipFile(partial, "w", compression=ZIP_COMPRESSION, compresslevel=ZIP_LEVEL) as archive:
-            for name in sorted(files):
-                source = files[name]
-                data = source if isinstance(source, bytes) else Path(source).read_bytes()
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.create_system = UNIX
-                info.external_attr = (MODE_EXECUTABLE if name in executable else MODE_REGULAR) << 16
-                info.compress_type = ZIP_COMPRESSION
-                info.extra = b""
-                info.comment = b""
-                archive.writestr(info, data, compress_type=ZIP_COMPRESSION, compresslevel=ZIP_LEVEL)
-            archive.comment = b""
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
-
-
-def _check_entry_name(name: str) -> None:
-    parts = name.split("/")
-    if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"zip entry name {name!r} is not a plain relative path like 'a/b.py'")
-
-
 def _skipped(name: str) -> bool:
     return name.startswith(".") or name == "__pycache__" or name.endswith((".pyc", ".pyo"))
 
@@ -233,8 +187,27 @@ def starter_zip_files(layout: CourseLayout, spec: AssignmentSpec) -> dict[str, P
     _add(files, {f"{slug}/{handout}": spec.handout}, label)
     # `autograder check` in the unzipped folder reads it (load_student_spec): public tests only, no reference.
     _add(files, {f"{slug}/assignment.toml": spec.spec_path}, label)
+    # Everything a student installs with the handout's one command: the grader's pins and the framework's wheel.
+    _add(files, student_install_files(spec, slug), label)
     check_starter_leaks(layout, spec, files)
     return files
+
+
+def student_install_files(spec: AssignmentSpec, slug: str) -> dict[str, Path | bytes]:
+    """``requirements.txt`` (what the grader pins, the assignment's own packages, then the framework's wheel)
+    and the wheel itself, so `pip install -r requirements.txt` in the unzipped folder is the whole set-up."""
+    import tempfile
+
+    from autograder.student_wheel import WHEEL_NAME, build_student_wheel
+
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = build_student_wheel(Path(scratch)).read_bytes()
+    pins = [line for line in render_requirements(spec).decode("utf-8").splitlines()
+            if line and not line.startswith("#") and _requirement_name(line) not in GRADER_ONLY_PACKAGES]
+    requirements = ("# Everything `autograder check` needs, at the versions the grader uses. In this folder:\n"
+                    "#   python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+                    + "".join(f"{line}\n" for line in pins) + f"./{WHEEL_NAME}\n")
+    return {f"{slug}/requirements.txt": requirements.encode("utf-8"), f"{slug}/{WHEEL_NAME}": wheel}
 
 
 def build_starter_zip(layout: CourseLayout, spec: AssignmentSpec, dest: Path | None = None) -> Path:

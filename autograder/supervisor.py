@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.discovery import static_tests
+from autograder.exits import describe_exit
 from autograder.errors import AutograderError
 from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLATION, RESULT, START, EventReader
 from autograder.isolation import leftovers, sandbox
@@ -90,20 +91,6 @@ class _ChildState:
     stopped_for: str | None = None  # "timeout" / "deadline" / "silence" when the parent killed the child
     progressed: bool = False  # at least one test started or ended in this child
     returncode: int = 0
-
-
-def describe_exit(returncode: int) -> str:
-    """Say in words why a process ended, for the student."""
-    if returncode < 0:
-        sig = -returncode
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
-        if sig == signal.SIGKILL:
-            return f"it was killed ({name}); this usually means it ran out of memory"
-        if sig == signal.SIGSEGV:
-            return f"it crashed with a segmentation fault ({name}), e.g. from ctypes or an out-of-bounds native call"
-        return f"it was stopped by {name}"
-    return (f"the process exited with code {returncode} in the middle of the test; code that calls "
-            "sys.exit(), os._exit() or exit() ends the grader too")
 
 
 class Supervisor:

@@ -5,6 +5,7 @@ Each test builds its own tiny course tree under tmp_path (no torch, no dependenc
 
 from __future__ import annotations
 
+import io
 import copy
 import os
 import shutil
@@ -14,6 +15,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+import autograder
 
 from autograder.errors import AutograderError, LeakError, SpecError
 from autograder.layout import CourseLayout
@@ -303,11 +306,19 @@ def test_starter_zip_contents(course: CourseLayout) -> None:
     path = build_starter_zip(course, spec)
     assert path == course.root / "dist" / SLUG / "starter.zip"
     infos = entries(path)
-    assert sorted(infos) == [f"{SLUG}/README.md", f"{SLUG}/assignment.toml", f"{SLUG}/demo.py",
-                             f"{SLUG}/tests/conftest.py", f"{SLUG}/tests/public/test_public.py"]
+    assert sorted(infos) == [f"{SLUG}/README.md", f"{SLUG}/assignment.toml", f"{SLUG}/autograder-{autograder.__version__}-py3-none-any.whl",
+                             f"{SLUG}/demo.py", f"{SLUG}/requirements.txt", f"{SLUG}/tests/conftest.py",
+                             f"{SLUG}/tests/public/test_public.py"]
     assert all((info.external_attr >> 16) & 0o7777 == 0o644 for info in infos.values())
     with zipfile.ZipFile(path) as archive:
         assert archive.read(f"{SLUG}/demo.py").decode() == STARTER
+        requirements = archive.read(f"{SLUG}/requirements.txt").decode()
+        assert "torch==" in requirements and f"./autograder-{autograder.__version__}-py3-none-any.whl" in requirements
+        with zipfile.ZipFile(io.BytesIO(archive.read(f"{SLUG}/autograder-{autograder.__version__}-py3-none-any.whl"))) as wheel:
+            names = wheel.namelist()
+        assert "autograder/cli.py" in names and "autograder/kit/compare.py" in names
+        assert not any(name.startswith(("autograder/mutation/", "autograder/templates/")) or name == "autograder/packaging.py"
+                       for name in names)  # staff tools stay out of the student's package
         archive.extractall(course.root.parent / "student")
     assert sorted(starter_zip_files(course, spec)) == sorted(infos)
     # The unzipped folder is what `autograder check` runs in: its spec loads, with the public tests only.

@@ -209,7 +209,7 @@ class Worker:
             self._lose(f"Your code returned something the grader refuses to accept: {exc}")
 
     def _exit_reason(self) -> str:
-        from autograder.supervisor import describe_exit
+        from autograder.exits import describe_exit
 
         try:
             code = self.process.wait(timeout=5)
