@@ -20,7 +20,7 @@ else:  # Gradescope's Ubuntu 22.04 image ships Python 3.10
 
 from autograder.errors import SpecError, SpecProblems
 from autograder.layout import CourseLayout
-from autograder.perf.measure import PerfDeclaration
+from autograder.perf.declaration import PerfDeclaration
 from autograder.spec_static import static_problems
 
 METRICS = ("time", "peak_memory", "flops", "scaling")

@@ -6,7 +6,7 @@ A test written for gradescope-utils says ``with self.assertRaises(CalculatorExce
 as a handle (``assertRaises`` wants a class). Instead it crosses as its *lineage*: for each class in its MRO,
 ``"module:qualname"`` and the same names of its direct bases (:func:`lineage`, in the worker). The runner
 builds one local class per lineage entry (:func:`materialise`): a subclass of
-:class:`autograder.isolation.proxy.StudentException`, of the materialised student bases and of the built-in
+:class:`StudentException`, of the materialised student bases and of the built-in
 exception bases, so an exception raised there later (which carries its lineage too) is an instance of the
 class the test holds, of its student bases, and of ``ValueError``, ``Exception``, ... as it was there.
 
@@ -20,6 +20,29 @@ from __future__ import annotations
 
 import builtins
 from typing import Any
+
+
+class StudentException(Exception):
+    """An exception raised inside the student's code, carried back from the worker.
+
+    ``str()`` is the message as the student's process had it (``assertRaisesRegex`` and ``pytest.raises(match=)``
+    see what they would see in-process); ``display`` adds the type for failure reports. A class the student
+    defined arrives as a local class of its own (autograder/isolation/exceptions.py), so ``assertRaises`` with
+    the student's class, or one of its bases, catches it.
+    """
+
+    def __init__(self, type_name: str, message: str, frames: list[str]) -> None:
+        super().__init__(message)
+        self.type_name, self.remote_message, self.frames = type_name, message, frames
+        self.display = f"{type_name}: {message}" if message else type_name
+
+    def __str__(self) -> str:
+        return self.remote_message
+
+
+class GraderFault(Exception):
+    """The grader's own code (a trusted helper, an input generator) failed inside the worker: a problem for the
+    course staff, reported as a failed check, never as "your code raised"."""
 
 MAX_LINEAGE = 32          # classes in one lineage (the MRO of a student exception is rarely deeper than 6)
 MAX_NAME = 200
@@ -70,7 +93,6 @@ def materialise(entries: Any) -> type:
     """(Runner side.) The local class standing for the first entry of a lineage; see the module docstring.
 
     A malformed lineage gives the generic :class:`StudentException` (catchable as ``Exception``)."""
-    from autograder.isolation.proxy import StudentException
 
     checked = _valid(entries)
     if checked is None:

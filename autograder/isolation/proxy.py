@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from autograder import escape
 from autograder.isolation import codec
+from autograder.isolation.exceptions import GraderFault, StudentException  # re-exported: tests catch them from here
 from autograder.loading import StudentCodeError
 
 START_TIMEOUT_S = 120.0
@@ -36,29 +37,6 @@ PROGRAM_GRACE_S = 5.0   # and the worker is given up on this long after the prog
 
 class WorkerLost(StudentCodeError):
     """The worker process ended or was stopped; the message says why, for the student."""
-
-
-class StudentException(Exception):
-    """An exception raised inside the student's code, carried back from the worker.
-
-    ``str()`` is the message as the student's process had it (``assertRaisesRegex`` and ``pytest.raises(match=)``
-    see what they would see in-process); ``display`` adds the type for failure reports. A class the student
-    defined arrives as a local class of its own (autograder/isolation/exceptions.py), so ``assertRaises`` with
-    the student's class, or one of its bases, catches it.
-    """
-
-    def __init__(self, type_name: str, message: str, frames: list[str]) -> None:
-        super().__init__(message)
-        self.type_name, self.remote_message, self.frames = type_name, message, frames
-        self.display = f"{type_name}: {message}" if message else type_name
-
-    def __str__(self) -> str:
-        return self.remote_message
-
-
-class GraderFault(Exception):
-    """The grader's own code (a trusted helper, an input generator) failed inside the worker: a problem for the
-    course staff, reported as a failed check, never as "your code raised"."""
 
 
 _EXCEPTION_CLASSES: dict[tuple[str, str], type] = {}

@@ -32,40 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from autograder.perf import cpus, stats
+from autograder.perf.declaration import PerfDeclaration
 from autograder.perf.watch import Refused, Watch, precise
 
 
-@dataclass(frozen=True)
-class PerfDeclaration:
-    """One ``[perf.NAME]`` table of assignment.toml (see docs/performance.md)."""
-
-    name: str
-    metric: str                      # time | peak_memory | flops | scaling
-    function: str                    # module.function, looked up on both sides
-    inputs: str                      # perf_inputs.generator (tests/perf_inputs.py)
-    size: int = 64
-    sizes: tuple[int, ...] = ()
-    full: float = 1.25               # ratio (or exponent) at or below which the test earns full credit
-    zero: float = 2.0                # ratio (or exponent) at or above which it earns none
-    threads: int = 1
-    devices: tuple[str, ...] = ("cpu",)
-    leaderboard: str | None = None
-    min_batch_ms: float = 20.0
-    max_seconds: float = 30.0
-    min_rounds: int = 10
-    max_rounds: int = 80
-    rtol: float = 1e-3
-
-    def to_json(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data["sizes"], data["devices"] = list(self.sizes), list(self.devices)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "PerfDeclaration":
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        values["sizes"], values["devices"] = tuple(values.get("sizes", ())), tuple(values.get("devices", ("cpu",)))
-        return cls(**values)
+class NotMeasurable(Exception):
+    """This metric cannot be measured with these sides (e.g. peak memory of two sides in one process); the
+    caller decides what that means for a test (the harness skips it). The engine itself knows no pytest."""
 
 
 class Side(Protocol):
@@ -376,9 +349,7 @@ class Measurer:
 
     def peak_memory(self) -> PerfResult:
         if self.sub.pid() == self.ref.pid() and not self.device.startswith("cuda"):
-            import pytest
-
-            pytest.skip("peak memory is compared only on the grader, where each side has a process of its own")
+            raise NotMeasurable("peak memory is compared only on the grader, where each side has a process of its own")
         peaks: dict[str, list[int]] = {"sub": [], "ref": [], "inputs": []}
         seeds = []
         cuda = self.device.startswith("cuda")
