@@ -258,15 +258,16 @@ def test_roofline_plot(submission, student_process):
 @weight(1)
 @number("1.12")
 def test_plot_command_writes_the_png(student_process):
-    """`python time_model.py PATH.png cpu --quick` runs and writes the roofline plot"""
-    path = student_process.call("a2_probes.scratch_path", "roofline.png")  # a folder your process may write to
-    result = student_process.run(["python", "time_model.py", path, "cpu", "--quick"], timeout_s=220)
+    """`python time_model.py roofline.png cpu --quick` runs and writes the roofline plot"""
+    # runs in your submission folder (graded: in a copy of it), so `autograder check` leaves roofline.png there
+    result = student_process.run(["python", "time_model.py", "roofline.png", "cpu", "--quick"], timeout_s=220)
     tail = (result.stdout[-1500:] + "\n" + result.stderr[-1500:]).strip()
-    assert not result.timed_out, f"`python time_model.py {path} cpu --quick` did not finish in 220 s; its output:\n{tail}"
+    assert not result.timed_out, f"`python time_model.py roofline.png cpu --quick` did not finish in 220 s; its output:\n{tail}"
     assert result.returncode == 0, (
-        f"`python time_model.py {path} cpu --quick` exited with code {result.returncode}; its output:\n{tail}")
-    header = student_process.call("a2_probes.png_header", path)
-    assert header.get("exists") and header.get("png"), f"expected the command to write a PNG at the path given ({path}): {header}"
+        f"`python time_model.py roofline.png cpu --quick` exited with code {result.returncode}; its output:\n{tail}")
     lines = [line for line in result.stdout.splitlines() if "roofline plot written to" in line]
     assert lines, f"expected the command to print where it wrote the plot ('roofline plot written to ...'); it printed:\n{tail}"
-    print(f"Your roofline plot: {lines[-1].split('written to', 1)[1].strip()}")
+    path = lines[-1].split("written to", 1)[1].strip()
+    assert path.endswith("roofline.png"), f"expected the plot at .../roofline.png (the path given), the command says {path!r}"
+    header = student_process.call("a2_probes.png_header", path)
+    assert header.get("exists") and header.get("png"), f"expected the command to write a PNG at {path}: {header}"
