@@ -153,7 +153,8 @@ def verify(slug: str, seed: int | None) -> None:
 @click.option("--runs", type=int, default=30, show_default=True, help="Reference-vs-reference checks per threshold.")
 @_fail_cleanly
 def calibrate(slug: str, runs: int) -> None:
-    """Measure the reference against itself and propose time thresholds that a correct solution passes."""
+    """Measure the reference against itself and propose time thresholds that a correct solution passes; record
+    the reference's timings for students' local preview (tests/perf_preview.json)."""
     from rich.progress import Progress
     from rich.table import Table
 
@@ -182,6 +183,14 @@ def calibrate(slug: str, runs: int) -> None:
                       f"{sorted(c.seconds)[len(c.seconds) // 2]:.1f}")
     console.print(table)
     console.print(f"record written to {write_record(spec, calibrations)} (proposal = 99.5th percentile + 0.05)")
+    from autograder.loading import PackageView
+    from autograder.perf.preview import record
+    from autograder.perf.sides import LocalSide
+
+    assert spec.reference_dir is not None
+    reference = LocalSide(PackageView(spec.reference_dir, label="reference", namespace="_autograder_reference"),
+                          "reference", spec.assignment_dir / "tests")
+    console.print(f"students' local preview record written to {record(spec, reference)} (timings only, shipped in starter.zip)")
 
 
 @main.command()

@@ -178,7 +178,7 @@ def starter_zip_files(layout: CourseLayout, spec: AssignmentSpec) -> dict[str, P
                  if _inside(public.path, spec.assignment_dir) else "tests/public")
         _add(files, _tree(public.path, f"{slug}/{where}"), label)
     # Helpers beside the test folders (conftest.py, perf_inputs.py) serve the public tests too.
-    for helper in sorted((spec.assignment_dir / "tests").glob("*.py")):
+    for helper in sorted([*(spec.assignment_dir / "tests").glob("*.py"), *(spec.assignment_dir / "tests").glob("perf_preview.json")]):
         _add(files, {f"{slug}/tests/{helper.name}": helper}, label)
     if spec.baseline_dir is not None:  # the naive implementation `check` previews performance against
         _add(files, _tree(spec.baseline_dir, f"{slug}/{spec.baseline_dir.relative_to(spec.assignment_dir).as_posix()}"), label)

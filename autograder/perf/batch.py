@@ -73,8 +73,11 @@ def digest(value: Any) -> list[float]:
 class PerfSession:
     """Per-worker state: the plan for the next batch."""
 
-    def __init__(self, import_module: Callable[[str], Any]) -> None:
+    def __init__(self, import_module: Callable[[str], Any], import_inputs: Callable[[str], Any] | None = None) -> None:
         self.import_module = import_module
+        # The input generators' module: from the worker's lib/ when grading; by file path on a student's machine
+        # (pytest puts tests/ on sys.path only when the assignment has a tests/conftest.py).
+        self.import_inputs = import_inputs or importlib.import_module
         self.plan: Plan | None = None
 
     def prepare(self, function: str, inputs: str, size: int, seed: int, device: str, threads: int) -> None:
@@ -83,7 +86,7 @@ class PerfSession:
         module_name, _, function_name = function.rpartition(".")
         module = self.import_module(module_name)
         generator_module, _, generator_name = inputs.rpartition(".")
-        make_inputs = getattr(importlib.import_module(generator_module), generator_name)
+        make_inputs = getattr(self.import_inputs(generator_module), generator_name)
         plan = Plan(getattr(module, function_name), make_inputs, module, size, torch.device(device))
         make_inputs(module, size, torch.Generator().manual_seed(seed), plan.device, plan.cache)
         self.plan = plan

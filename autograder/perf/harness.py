@@ -22,9 +22,11 @@ class PerfHarness:
     """Holds the declarations and the two sides for one runner session."""
 
     def __init__(self, declarations: dict[str, PerfDeclaration], submission: Any, reference: Any,
-                 reference_label: str, seed: int, closers: list[Any], note: str = "") -> None:
+                 reference_label: str, seed: int, closers: list[Any], note: str = "",
+                 preview: dict[str, Any] | None = None) -> None:
         self.declarations, self.submission, self.reference = declarations, submission, reference
         self.reference_label, self.seed, self.closers, self.note = reference_label, seed, closers, note
+        self.preview = preview  # a student's machine: the reference's recorded timings (autograder/perf/preview.py)
 
     @classmethod
     def from_config(cls, config: pytest.Config, state: dict[str, Any], pool: Any) -> "PerfHarness":
@@ -46,15 +48,24 @@ class PerfHarness:
             return cls(declarations, WorkerSide(pool, "submission"), WorkerSide(ref_pool, "reference"),
                        "the reference", seed, [ref_pool])
         from autograder.loading import PackageView
+        from autograder.perf.preview import PREVIEW_FILE
         from autograder.perf.sides import LocalSide
 
+        tests_dir = config.rootpath / "tests"
+        student = PackageView(Path(config.getoption("--ag-submission")), label="submission")
+        if (tests_dir / PREVIEW_FILE).is_file():  # timings of the reference, no solution code
+            record = json.loads((tests_dir / PREVIEW_FILE).read_text(encoding="utf-8"))
+            return cls(declarations, LocalSide(student, "submission", tests_dir), None, "the reference (estimated)",
+                       seed, [], preview=record.get("thresholds", {}),
+                       note="Preview only: your time here is compared with the reference's time on the course's "
+                            "machine, scaled by a probe timed on both; expect it within about ±30 %. The graded "
+                            "comparison runs both side by side on the grader.")
         baseline = raw.get("baseline_dir")
         if not baseline:
-            pytest.skip("no naive baseline ships with this assignment, so there is nothing to compare with here; "
-                        "performance is graded against the reference when you submit")
-        student = PackageView(Path(config.getoption("--ag-submission")), label="submission")
+            pytest.skip("no timing record or naive baseline ships with this assignment, so there is nothing to compare "
+                        "with here; performance is graded against the reference when you submit")
         naive = PackageView(Path(baseline), label="baseline", namespace="_autograder_baseline")
-        return cls(declarations, LocalSide(student, "submission"), LocalSide(naive, "baseline"),
+        return cls(declarations, LocalSide(student, "submission", tests_dir), LocalSide(naive, "baseline", tests_dir),
                    "the naive baseline", seed, [],
                    note="Preview only: here you are compared with the naive baseline shipped with the starter; "
                         "the graded comparison is against the reference solution, on the grader's machine.")
@@ -73,6 +84,8 @@ class PerfHarness:
             known = ", ".join(sorted(self.declarations)) or "none"
             raise KeyError(f"no [perf.{name}] in assignment.toml (declared: {known})")
         declaration = self.declarations[name]
+        if self.preview is not None:
+            return self._preview(declaration)
         measurer = Measurer(declaration, self.submission, self.reference, device=self.device_for(declaration),
                             seed=seed, reference_label=self.reference_label)
         try:
@@ -81,6 +94,22 @@ class PerfHarness:
             import pytest
 
             pytest.skip(str(exc))
+
+
+    def _preview(self, declaration: PerfDeclaration) -> PerfResult:
+        from autograder.perf import stats
+        from autograder.perf.preview import estimate
+
+        entry = self.preview.get(declaration.name) if self.preview is not None else None
+        if declaration.metric != "time" or entry is None:
+            pytest.skip(f"{declaration.metric.replace('_', ' ')} is compared with the reference only on the grader")
+        ratio, rounds = estimate(declaration, self.submission, entry)
+        credit = stats.credit(ratio, declaration.full, declaration.zero)
+        line = (f"preview: about {ratio:.2f}× the reference's time (estimated from its timings on the course's machine; "
+                f"{len(rounds)} rounds), full credit at ≤{declaration.full:g}×, none at ≥{declaration.zero:g}×: "
+                f"{credit:.0%} of the points if the grader measured the same")
+        return PerfResult(declaration.name, "time", credit, stats.verdict_of_credit(credit), line, ratio,
+                          {"preview_rounds": rounds})
 
 
 class TestPerf:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from autograder.perf.batch import PerfSession
@@ -82,8 +83,11 @@ class LocalWatch(Watch):
 class LocalSide:
     """A side imported into this process (a student's own machine)."""
 
-    def __init__(self, package: Any, label: str) -> None:
-        self.session = PerfSession(lambda name: getattr(package, name))
+    def __init__(self, package: Any, label: str, inputs_dir: Path | None = None) -> None:
+        from autograder.kit.process import load_by_path
+
+        import_inputs = (lambda name: load_by_path(name, inputs_dir)) if inputs_dir is not None else None
+        self.session = PerfSession(lambda name: getattr(package, name), import_inputs)
         self.label = label
 
     def prepare(self, function: str, inputs: str, size: int, seed: int, device: str, threads: int) -> None:
