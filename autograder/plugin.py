@@ -84,10 +84,7 @@ def _start_isolation(config: pytest.Config, options: Any) -> None:
     from autograder.perf.allocator import set_allocator
 
     raw = json.loads(Path(options.ag_worker_settings).read_text(encoding="utf-8"))
-    settings = WorkerSettings(python=raw["python"], worker_root=Path(raw["worker_root"]),
-                              submission=Path(raw["submission"]), jail=raw.get("jail", {}),
-                              max_message_bytes=int(raw.get("max_message_bytes", 512 * 1024 * 1024)))
-    pool = WorkerPool(settings)
+    pool = WorkerPool(WorkerSettings.from_json(raw))
     pool.outside_test_s = float(options.ag_test_timeout)
     pool.start()
     set_allocator("steady")  # this side of the channel reuses its 1 MB receive buffers too (perf/allocator.py)

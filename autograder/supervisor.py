@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.discovery import static_tests
 from autograder.exits import describe_exit
@@ -31,6 +31,9 @@ from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLAT
 from autograder.isolation import leftovers, sandbox
 from autograder.metadata import TestInfo
 from autograder.spec import AssignmentSpec, TestFolder
+
+if TYPE_CHECKING:
+    from autograder.isolation.proxy import WorkerSettings
 
 # Outcome kinds the runner itself observes (the child reports passed/failed/skipped through phases).
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -177,9 +180,8 @@ class Supervisor:
         if account is not None and (problem := sandbox.account_can_run(self.python, account)):
             raise AutograderError(problem)
         self._worker_root = sandbox.prepare_worker_root()
-        jail: dict[str, Any] = {"rlimits": self.spec.limits.worker_rlimits(), "block_network": True}
+        rlimits = self.spec.limits.worker_rlimits()
         if account is not None:
-            jail.update(uid=account.uid, gid=account.gid, user=account.name)
             self._isolation["user"] = account.name
             self._isolation["slot"] = self.slot
         else:
@@ -189,32 +191,33 @@ class Supervisor:
         modules = sorted({Path(n).stem for n in self.spec.submission.files if n.endswith(".py")})
         self._worker_settings = self._scratch / "worker.json"
         self._worker_settings.write_text(json.dumps({
-            "python": self.python, "worker_root": str(self._worker_root), "submission": str(self.submission_dir),
-            "jail": jail, "modules": modules, "max_message_bytes": self.spec.limits.max_return_mb * 1024 * 1024,
-        }), encoding="utf-8")
+            **self._worker(self.submission_dir, account, rlimits).to_json(), "modules": modules}), encoding="utf-8")
         for module in self.spec.student_side:  # trusted helpers student_process.call runs in the worker
             target = self._worker_root / "lib" / f"{module}.py"
             shutil.copy2(self.spec.assignment_dir / "tests" / f"{module}.py", target)
             os.chmod(target, 0o644)
         if self.spec.perf:
-            self._prepare_perf(jail, accounts[1] if accounts is not None else None)
+            self._prepare_perf(rlimits, accounts[1] if accounts is not None else None)
         return account
 
-    def _prepare_perf(self, jail: dict[str, Any], reference_account: "sandbox.Account | None") -> None:
+    def _worker(self, folder: Path, account: "sandbox.Account | None", rlimits: dict[str, int]) -> "WorkerSettings":
+        """How the runner starts a worker on ``folder`` (the submission's, or the reference's for perf tests)."""
+        from autograder.isolation.proxy import WorkerSettings
+
+        return WorkerSettings(self.python, self._worker_root, folder, sandbox.jail_settings(account, rlimits),
+                              self.spec.limits.max_return_mb * 1024 * 1024)
+
+    def _prepare_perf(self, rlimits: dict[str, int], reference_account: "sandbox.Account | None") -> None:
         """Perf tests need the input generators in the workers' lib/ and a reference worker of the same kind,
         under an account of its own so the student's worker cannot read the reference's files."""
         for declaration in self.spec.perf:
             module = declaration.inputs.rpartition(".")[0]
             shutil.copy2(self.spec.assignment_dir / "tests" / f"{module}.py", self._worker_root / "lib" / f"{module}.py")
             os.chmod(self._worker_root / "lib" / f"{module}.py", 0o644)
-        reference_jail = dict(jail)
-        if reference_account is not None:
-            reference_jail.update(uid=reference_account.uid, gid=reference_account.gid, user=reference_account.name)
         self._perf_settings.write_text(json.dumps({
             "declarations": [d.to_json() for d in self.spec.perf],
-            "reference_worker": None if self.reference_dir is None else {
-                "python": self.python, "worker_root": str(self._worker_root), "submission": str(self.reference_dir),
-                "jail": reference_jail, "max_message_bytes": self.spec.limits.max_return_mb * 1024 * 1024},
+            "reference_worker": None if self.reference_dir is None else
+            self._worker(self.reference_dir, reference_account, rlimits).to_json(),
         }), encoding="utf-8")
 
     # ------------------------------------------------------------ bookkeeping

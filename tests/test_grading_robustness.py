@@ -87,7 +87,7 @@ def test_files_inside_a_folder_are_found(toy_spec: AssignmentSpec, toy_submissio
     (nested / "toy.py").write_text((toy_submission() / "toy.py").read_text())
     results = grade(toy_spec, tmp_path / "upload")
     assert results["score"] == 15
-    assert "inside the folder 'my_project/'" in results["output"]
+    assert "inside the folder `my_project/`" in results["output"]
 
 
 def test_oversized_file_is_refused_with_the_reason(toy_spec: AssignmentSpec, toy_submission: Callable[..., Path]) -> None:

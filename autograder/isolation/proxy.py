@@ -91,6 +91,16 @@ class WorkerSettings:
     jail: dict[str, Any] = field(default_factory=dict)
     max_message_bytes: int = codec.DEFAULT_MAX_BYTES
 
+    def to_json(self) -> dict[str, Any]:
+        """The settings file the supervisor writes and the runner reads (one format, both ways)."""
+        return {"python": self.python, "worker_root": str(self.worker_root), "submission": str(self.submission),
+                "jail": self.jail, "max_message_bytes": self.max_message_bytes}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "WorkerSettings":
+        return cls(python=str(raw["python"]), worker_root=Path(raw["worker_root"]), submission=Path(raw["submission"]),
+                   jail=dict(raw.get("jail", {})), max_message_bytes=int(raw.get("max_message_bytes", codec.DEFAULT_MAX_BYTES)))
+
 
 class Worker:
     """One worker process and its channel."""

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 STUDENT_USER = "autograder-student"
@@ -123,6 +124,15 @@ def account_can_run(python: str, account: Account) -> str | None:
         last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
     return (f"the grading account {account.name} cannot run {python} ({last}); as root run "
             f"`{python} -m autograder sandbox-setup` once, or install Python where every user can read it")
+
+
+def jail_settings(account: Account | None, rlimits: dict[str, int] | None = None) -> dict[str, Any]:
+    """What a worker applies to itself (autograder/isolation/jail.py): rlimits, the network cut, and the account
+    to become when started as root. Built here only, for the student's and the reference's workers alike."""
+    jail: dict[str, Any] = {"rlimits": dict(rlimits or {}), "block_network": True}
+    if account is not None:
+        jail.update(uid=account.uid, gid=account.gid, user=account.name)
+    return jail
 
 
 def prepare_worker_root() -> Path:

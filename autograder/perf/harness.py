@@ -40,10 +40,7 @@ class PerfHarness:
             from autograder.isolation.proxy import WorkerPool, WorkerSettings
             from autograder.perf.sides import WorkerSide
 
-            ref = raw["reference_worker"]
-            ref_pool = WorkerPool(WorkerSettings(python=ref["python"], worker_root=Path(ref["worker_root"]),
-                                                 submission=Path(ref["submission"]), jail=ref.get("jail", {}),
-                                                 max_message_bytes=int(ref.get("max_message_bytes", 1 << 29))))
+            ref_pool = WorkerPool(WorkerSettings.from_json(raw["reference_worker"]))
             ref_pool.outside_test_s = pool.outside_test_s
             return cls(declarations, WorkerSide(pool, "submission"), WorkerSide(ref_pool, "reference"),
                        "the reference", seed, [ref_pool])

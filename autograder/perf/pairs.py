@@ -21,11 +21,7 @@ from autograder.perf.sides import WorkerSide
 
 def jail_for(user: str) -> dict:
     """Jail settings running as ``user`` (when root); the caller holds that slot's AccountLock."""
-    account = sandbox.grading_account(user)
-    jail: dict = {"rlimits": {}, "block_network": True}
-    if account is not None:
-        jail.update(uid=account.uid, gid=account.gid, user=account.name)
-    return jail
+    return sandbox.jail_settings(sandbox.grading_account(user))
 
 
 @contextlib.contextmanager
