@@ -316,12 +316,12 @@ def test_saved_activation_bytes_deep_and_dtypes(submission, rng, helpers):
 # ---------------------------------------------------------------- putting it together
 @weight(1)
 @number("2.13")
-@pytest.mark.hint("train_digits: reliable training to 95% on another split")
+@pytest.mark.hint("train_digits: reliable training to 93% on another split")
 def test_train_digits_other_split(submission, student_process, reference, seed, helpers):
-    """train_digits reaches 95% on a different held-out split"""
+    """train_digits reaches 93% on a different held-out split"""
     student = submission.execution_modes
     x_train, y_train, x_test, y_test = helpers.digits_split(1 + seed % 997)
     student_process.seed(seed)
     model = student.train_digits(x_train, y_train, epochs=20)
     accuracy = helpers.held_out_accuracy(model, x_test, y_test, reference.execution_modes.NeuralNetwork)
-    assert accuracy >= 0.95, f"the trained model classifies {accuracy:.1%} of the held-out digits correctly; need at least 95%"
+    assert accuracy >= 0.93, f"the trained model classifies {accuracy:.1%} of the held-out digits correctly; need at least 93%"

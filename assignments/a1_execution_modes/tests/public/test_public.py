@@ -193,11 +193,11 @@ def test_saved_activation_bytes_lecture_model(submission, rng, helpers):
 @weight(3)
 @number("1.9")
 def test_train_digits(submission, student_process, seed, helpers):
-    """train_digits reaches 95% accuracy on held-out digits in 20 epochs"""
+    """train_digits reaches 93% accuracy on held-out digits in 20 epochs"""
     student = submission.execution_modes
     x_train, y_train, x_test, y_test = helpers.digits_split(0)
     student_process.seed(seed)
     model = student.train_digits(x_train, y_train, epochs=20)
     accuracy = helpers.held_out_accuracy(model, x_test, y_test)
-    assert accuracy >= 0.95, (
-        f"the trained model classifies {accuracy:.1%} of the {len(y_test)} held-out digits correctly; need at least 95%")
+    assert accuracy >= 0.93, (
+        f"the trained model classifies {accuracy:.1%} of the {len(y_test)} held-out digits correctly; need at least 93%. Decay the learning rate over the run (see the handout)")
