@@ -48,11 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "that student_process.call may run in the student's process")
 
 
-_CONFIG: dict[str, pytest.Config] = {}
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    _CONFIG["config"] = config
+    config.pluginmanager.register(_CollectErrors(config), "autograder-collect-errors")
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     fd = config.getoption("--ag-events-fd", None)
@@ -168,13 +166,21 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     _emit(config, COLLECTED, tests=tests)
 
 
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    if report.failed and "config" in _CONFIG:  # collect reports carry no config of their own
+class _CollectErrors:
+    """Streams a test file's collection failure to the parent. Collect reports carry no config of their own, so
+    this plugin object holds it (registered in pytest_configure) instead of a module global."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if not report.failed:
+            return
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else (str(report.longrepr) or "could not be collected")
         if message.startswith(("autograder.", "student.")):  # our own exception types: the text is the message
             message = message.split(": ", 1)[-1]
-        _emit(_CONFIG["config"], COLLECT_ERROR, file=report.nodeid, message=cap(message, 4000))
+        _emit(self.config, COLLECT_ERROR, file=report.nodeid, message=cap(message, 4000))
 
 
 # ---------------------------------------------------------------- running

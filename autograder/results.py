@@ -1,6 +1,6 @@
-"""Turn a :class:`RunRecord` into Gradescope's results.json, per ../shared/gradescope.md.
+"""Turn a :class:`RunRecord` into Gradescope's results.json, per Gradescope's results.json contract (docs/grading.md).
 
-Invariants this module guarantees (and tests/test_results.py checks): every collected test appears; every
+Invariants this module guarantees (and tests/test_grading_robustness.py, tests/test_output_escaping.py check): every collected test appears; every
 test has ``status``; the top-level ``score`` equals the sum of the tests' scores; ``execution_time`` is a
 number; outputs are capped; hidden tests' details are only what :mod:`autograder.feedback` allows.
 """

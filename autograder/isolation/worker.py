@@ -89,9 +89,6 @@ class Server:
                 "message": message[:4000], "frames": student_frames(exc, self.workdir)[-20:], "kind": "student"}
 
     # ------------------------------------------------------------ operations
-    def op_ping(self) -> str:
-        return "pong"
-
     def op_import(self, module: str) -> Any:
         return getattr(self.package, module)
 

@@ -117,12 +117,7 @@ def fingerprint() -> dict[str, Any]:
 def _agree(a: list[float], b: list[float], rtol: float) -> bool:
     if len(a) != len(b):
         return False
-    for x, y in zip(a, b):
-        if not (math.isfinite(x) and math.isfinite(y)) and not (math.isnan(x) and math.isnan(y)) and x != y:
-            return False
-        if not math.isclose(x, y, rel_tol=rtol, abs_tol=rtol * 10):
-            return False
-    return True
+    return all(math.isclose(x, y, rel_tol=rtol, abs_tol=rtol * 10) for x, y in zip(a, b))  # NaN never agrees
 
 
 def _credit_text(decl: PerfDeclaration, unit: str) -> str:

@@ -1,6 +1,6 @@
 """Statistics of side-by-side performance measurements: ratio estimates, verdicts, the scoring curve.
 
-Measured fact on the development machine (../shared/measurement-notes.md §1): absolute times vary 1.3-1.8×
+Measured on the development machine (2-vCPU VM, 20 processes): absolute times vary 1.3-1.8×
 from process to process, but the ratio of two workloads timed interleaved, round by round, varies only about
 ±3 %. So the statistic is the median of per-round ratios (submission time / reference time of the same round,
 on the same fresh inputs), with a bootstrap confidence interval; the verdict says whether more rounds could
