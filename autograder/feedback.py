@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from autograder import escape
 from autograder.events import cap
-from autograder.supervisor import CRASHED, FAILED, NOT_RUN, PASSED, SKIPPED, TIMEOUT, UNCOLLECTABLE, Outcome
+from autograder.record import CRASHED, FAILED, NOT_RUN, PASSED, SKIPPED, TIMEOUT, UNCOLLECTABLE, Outcome
 
 TEST_OUTPUT_CAP = 8_000
 STDOUT_CAP = 3_000

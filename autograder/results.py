@@ -20,7 +20,7 @@ from autograder import escape
 from autograder.events import cap
 from autograder.feedback import render_output
 from autograder.spec import AssignmentSpec
-from autograder.supervisor import PASSED, SKIPPED, Outcome, RunRecord
+from autograder.record import PASSED, SKIPPED, Outcome, RunRecord
 
 SUMMARY_CAP = 20_000
 

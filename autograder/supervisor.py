@@ -30,49 +30,18 @@ from autograder.errors import AutograderError
 from autograder.events import COLLECT_ERROR, COLLECTED, FINISHED, IMPORT, ISOLATION, RESULT, START, EventReader
 from autograder.isolation import leftovers, sandbox
 from autograder.metadata import TestInfo
+from autograder.record import (CRASHED, FAILED, NOT_RUN, PASSED, SKIPPED, TIMEOUT, UNCOLLECTABLE,  # noqa: F401
+                               Outcome, RunRecord)
 from autograder.spec import AssignmentSpec, TestFolder
 
 if TYPE_CHECKING:
     from autograder.isolation.proxy import WorkerSettings
-
-# Outcome kinds the runner itself observes (the child reports passed/failed/skipped through phases).
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-TIMEOUT, CRASHED, NOT_RUN, UNCOLLECTABLE = "timeout", "crashed", "not_run", "uncollectable"
 
 POLL_S = 0.05
 # Extra seconds the parent allows beyond a test's limit when isolated: the runner enforces the limit on the
 # worker itself, and may need to start a fresh worker (torch import) within the same test.
 ISOLATION_GRACE_S = 30.0
 
-
-@dataclass
-class Outcome:
-    """What happened to one test, as raw facts; :mod:`autograder.results` turns it into Gradescope JSON."""
-
-    info: TestInfo
-    folder: TestFolder
-    kind: str
-    phases: list[dict[str, Any]] = field(default_factory=list)
-    stdout: str = ""
-    stderr: str = ""
-    score: float | None = None
-    leaderboard_value: Any = None
-    duration_s: float = 0.0
-    perf: dict[str, Any] | None = None  # a perf test's verdict line and raw samples
-    reason: str = ""  # the runner's explanation for timeout / crashed / not_run / uncollectable
-
-
-@dataclass
-class RunRecord:
-    """Everything one grading run observed, in collection order."""
-
-    outcomes: list[Outcome]
-    seed: int
-    elapsed_s: float
-    children: int
-    notes: list[str] = field(default_factory=list)
-    isolation: dict[str, Any] = field(default_factory=dict)
-    diagnostics: list[str] = field(default_factory=list)  # output of test processes that failed to start
 
 @dataclass
 class _Unit:

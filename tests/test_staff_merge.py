@@ -22,7 +22,7 @@ from autograder.staff.collect import read_output
 from autograder.staff.merge import cpu_side, merge_cpu_gpu, write_merged
 from autograder.staff.sources import load_submissions, shard
 from autograder.staff.tables import write_gradebook, write_grades
-from autograder.supervisor import PASSED, SKIPPED, Outcome, RunRecord
+from autograder.record import PASSED, SKIPPED, Outcome, RunRecord
 
 
 def _test(nodeid: str, score: float, max_score: float, *, pending: bool = False) -> dict[str, Any]:
