@@ -97,6 +97,7 @@ class Supervisor:
             self._perf_settings = self._scratch / "perf.json"
             self._ini = self._scratch / "pytest.ini"
             self._ini.write_text("[pytest]\n", encoding="utf-8")  # keeps the course repo's pytest config out
+            self._private_copies()
             accounts = sandbox.slot_accounts(self.slot) if self.isolate else None
             if self.spec.perf and not self.isolate:  # a local preview: the naive baseline, in-process
                 self._perf_settings.write_text(json.dumps({
@@ -185,8 +186,8 @@ class Supervisor:
             os.chmod(self._worker_root / "lib" / f"{module}.py", 0o644)
         self._perf_settings.write_text(json.dumps({
             "declarations": [d.to_json() for d in self.spec.perf],
-            "reference_worker": None if self.reference_dir is None else
-            self._worker(self.reference_dir, reference_account, rlimits).to_json(),
+            "reference_worker": None if self._reference_copy is None else
+            self._worker(self._reference_copy, reference_account, rlimits).to_json(),
         }), encoding="utf-8")
 
     # ------------------------------------------------------------ bookkeeping
@@ -253,10 +254,30 @@ class Supervisor:
             return []
         return [_Unit(paths=unit.paths, only=owed)]
 
+    def _private_copies(self) -> None:
+        """Isolated runs give the runner root-only copies of the tests and the reference (in the 0700 scratch).
+
+        Student code can read the runner's command line (/proc/PID/cmdline is world-readable): with the course
+        checkout's paths there, a TA's local ``grade`` handed it the hidden tests and the reference, wherever the
+        checkout is readable. Gradescope's /autograder/source is root-only already; this makes every run so.
+        """
+        self._tests_root, self._reference_copy = self.spec.assignment_dir, self.reference_dir
+        if not self.isolate:
+            return
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        self._tests_root = self._scratch / "assignment"
+        shutil.copytree(self.spec.assignment_dir, self._tests_root, symlinks=False, ignore=ignore)
+        if self.reference_dir is not None:
+            self._reference_copy = self._scratch / "reference"
+            shutil.copytree(self.reference_dir, self._reference_copy, symlinks=False, ignore=ignore)
+
+    def _in_copy(self, path: Path) -> Path:
+        return self._tests_root / path.resolve().relative_to(self.spec.assignment_dir.resolve())
+
     def _command(self, unit: _Unit, write_fd: int) -> list[str]:
         # No terminal reporter: its progress characters would land in the tests' captured output.
         command = [self.python, "-m", "pytest", "-p", "autograder.plugin", "-p", "no:cacheprovider",
-                   "-p", "no:terminal", "-c", str(self._ini), "--rootdir", str(self.spec.assignment_dir),
+                   "-p", "no:terminal", "-c", str(self._ini), "--rootdir", str(self._tests_root),
                    "--ag-events-fd", str(write_fd), "--ag-submission", str(self._workdir), "--ag-seed", str(self.seed),
                    "--ag-test-timeout", str(self.spec.limits.test_timeout_s)]
         if self.isolate:
@@ -265,13 +286,13 @@ class Supervisor:
             command += ["--ag-perf", str(self._perf_settings)]
         if self.spec.student_side:
             command += ["--ag-student-side", ",".join(self.spec.student_side)]
-        if self.reference_dir is not None:
-            command += ["--ag-reference", str(self.reference_dir)]
+        if self._reference_copy is not None:
+            command += ["--ag-reference", str(self._reference_copy)]
         if unit.only is not None:
             only = self._scratch / f"only-{self._children}.txt"
             only.write_text("\n".join(unit.only), encoding="utf-8")
             command += ["--ag-only", str(only)]
-        return command + [str(p) for p in unit.paths]
+        return command + [str(self._in_copy(p)) for p in unit.paths]
 
     def _fresh_workdir(self) -> Path:
         """The child's working directory. Isolated: an empty folder (student code never runs in the runner).

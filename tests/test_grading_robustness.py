@@ -157,3 +157,36 @@ def test_an_unreachable_interpreter_is_one_clear_error(tmp_path: Path, toy_spec:
     supervisor = Supervisor(toy_spec, toy_submission(), toy_spec.reference_dir, python=str(hidden / "python"))
     with pytest.raises(AutograderError, match=r"cannot run .*private/python.*sandbox-setup"):
         supervisor.run()
+
+
+LEAKER = '''
+import os
+
+def _peek():
+    args = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\\0")
+    found = []
+    for flag, rel in ((b"--rootdir", "tests/hidden/test_hidden.py"), (b"--ag-reference", "toy.py")):
+        if flag in args:
+            path = os.path.join(args[args.index(flag) + 1].decode(), rel)
+            try:
+                found.append(open(path).read())
+            except OSError as exc:
+                found.append(f"refused: {type(exc).__name__}")
+    return found
+
+print("PEEK", _peek())
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader started as root runs student code as another account")
+def test_local_grade_hands_the_runner_root_only_copies(toy_spec: AssignmentSpec, toy_submission) -> None:
+    """Student code read --rootdir and --ag-reference from the runner's /proc/PID/cmdline and then the hidden
+    tests and the reference from the course checkout (issue 9 §5): a TA's local grade must not allow it."""
+    import json
+
+    folder = toy_submission()
+    (folder / "toy.py").write_text((folder / "toy.py").read_text() + LEAKER)
+    results = grade(toy_spec, folder)
+    everything = json.dumps(results)
+    assert "PEEK" in everything and "refused: PermissionError" in everything, everything[:2000]
+    assert "424242" not in everything and "SECRET_EXPECTED" not in everything
