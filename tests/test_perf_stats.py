@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from pathlib import Path
@@ -65,7 +66,10 @@ def test_a1_declares_its_thresholds() -> None:
     names = {d.name: d for d in spec.perf}
     assert set(names) == {"predict_time", "sgd_step_time", "predict_memory"}
     assert names["predict_time"].function == "execution_modes.predict" and names["predict_time"].full == 1.25
-    assert spec.baseline_dir is not None and (spec.baseline_dir / "execution_modes.py").is_file()
+    # Students preview time against the reference's recorded timings, never against shipped solution code.
+    assert spec.baseline_dir is None
+    preview = json.loads((spec.assignment_dir / "tests" / "perf_preview.json").read_text())
+    assert set(preview["thresholds"]) == {"predict_time", "sgd_step_time"}
 
 
 @pytest.mark.parametrize("old, new, key, phrase", [
