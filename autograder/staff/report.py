@@ -137,6 +137,9 @@ def write_report(records: list[Graded], path: Path, title: str, notes: list[str]
     parts.append("<h2>Needs a look</h2>" + (_table(["submission", "who", "what happened"],
                                                    [[r.id, _who(r), "; ".join(r.flags)] for r in flagged])
                                             if flagged else "<p>nothing: every submission was graded normally</p>"))
+    parts.append("<h2>Every submission</h2>" + _table(
+        ["submission", "who", "score"], [[r.id, _who(r), f"{r.total:g}" if r.results is not None else "not graded"]
+                                         for r in sorted(records, key=lambda r: r.id)]))
     declared = [r for r in records if r.honesty]
     parts.append("<h2>Honesty declarations (never scored)</h2>" + (_table(
         ["submission", "who", "declared"], [[r.id, _who(r), r.honesty] for r in declared])
