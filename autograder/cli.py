@@ -222,7 +222,7 @@ def mutants(slug: str, jobs: int, module: str | None, limit: int | None, json_pa
         for result in survivors[:show]:
             console.rule(f"survived: mutant {result.mutant.number} ({result.mutant.operator}, line {result.mutant.line})"
                          + (" — no test reaches this line" if result.status == UNCOVERED else ""), style="yellow")
-            console.print(result.mutant.diff(report.original, f"{name}.py"), markup=False, highlight=False)  # type: ignore[attr-defined]
+            console.print(result.mutant.diff(report.original, f"{name}.py"), markup=False, highlight=False)
         if report.baseline_failures:
             console.print(f"[red]the reference fails {len(report.baseline_failures)} test(s); they were left out:[/] "
                           f"{', '.join(report.baseline_failures)}")
@@ -235,7 +235,7 @@ def mutants(slug: str, jobs: int, module: str | None, limit: int | None, json_pa
             "module": r.module, "kill_rate": r.kill_rate, "seconds": r.seconds, "kills_by_test": r.kills_by_test(),
             "mutants": [{"number": m.mutant.number, "operator": m.mutant.operator, "line": m.mutant.line,
                          "status": m.status, "killed_by": m.killed_by, "seconds": m.seconds,
-                         "diff": m.mutant.diff(r.original, r.module)} for m in r.results]}  # type: ignore[attr-defined]
+                         "diff": m.mutant.diff(r.original, r.module)} for m in r.results]}
             for r in reports], indent=2), encoding="utf-8")
         console.print(f"report written to {json_path}")
 

@@ -42,6 +42,7 @@ class MutantResult:
 @dataclass
 class Report:
     module: str
+    original: str        # the unmutated source, for the survivors' diffs
     baseline_failures: list[str]
     results: list[MutantResult]
     seconds: float
@@ -168,7 +169,5 @@ def run_mutants(spec: AssignmentSpec, module: str, jobs: int = 2, seed: int = 0,
         for worker in workers:
             worker.kill()
     results.sort(key=lambda r: r.mutant.number)
-    report = Report(module=f"reference/{spec.slug}/{module}.py", baseline_failures=baseline["failed"], results=results,
-                    seconds=round(time.monotonic() - started, 1))
-    report.original = original  # type: ignore[attr-defined]
-    return report
+    return Report(module=f"reference/{spec.slug}/{module}.py", original=original, baseline_failures=baseline["failed"],
+                  results=results, seconds=round(time.monotonic() - started, 1))
