@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -111,6 +112,7 @@ class Worker:
         self.output = bytearray()
         self.output_dropped = 0
         self._lock = threading.Lock()
+        self._output_fd: int | None = None
         workdir = Path(tempfile.mkdtemp(prefix=f"work-{number}-", dir=settings.worker_root))
         shutil.copytree(settings.submission, workdir, dirs_exist_ok=True)
         uid, gid = settings.jail.get("uid"), settings.jail.get("gid")
@@ -132,22 +134,49 @@ class Worker:
                                         start_new_session=True)
         for fd in (req_read, reply_write, out_write):
             os.close(fd)
+        os.set_blocking(out_read, False)
+        self._output_fd = out_read
         self._drain = threading.Thread(target=self._collect_output, args=(out_read,), daemon=True)
         self._drain.start()
         self.report: dict[str, Any] = {}
         self.dead_reason: str | None = None
 
     def _collect_output(self, fd: int) -> None:
-        """Keep the student's prints (capped) without ever letting a full pipe block the worker."""
-        with os.fdopen(fd, "rb", buffering=0) as stream:
-            while chunk := stream.read(65536):
+        """Keep the student's prints (capped) without ever letting a full pipe block the worker.
+
+        The pipe is non-blocking and read only under the lock, so ``take_output`` can read whatever is still in
+        the pipe itself: the worker flushes before it replies, so nothing printed during a call is left behind
+        for the next test however late this thread is scheduled."""
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        try:
+            while True:
+                poller.poll()
                 with self._lock:
-                    room = OUTPUT_CAP - len(self.output)
-                    self.output += chunk[:max(room, 0)]
-                    self.output_dropped += max(len(chunk) - max(room, 0), 0)
+                    if not self._read_available(fd):
+                        return
+        finally:
+            with self._lock:
+                self._output_fd = None
+                os.close(fd)
+
+    def _read_available(self, fd: int) -> bool:
+        """Read what the pipe holds now (caller holds the lock); False once the worker's end is closed."""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            room = max(OUTPUT_CAP - len(self.output), 0)
+            self.output += chunk[:room]
+            self.output_dropped += len(chunk) - min(room, len(chunk))
 
     def take_output(self) -> str:
         with self._lock:
+            if self._output_fd is not None:
+                self._read_available(self._output_fd)
             text = self.output.decode("utf-8", "replace")
             if self.output_dropped:
                 text += f"\n… [{self.output_dropped:,} more bytes of output dropped]"
