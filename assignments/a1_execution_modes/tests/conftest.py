@@ -61,6 +61,95 @@ def autograd_param_grads(model: nn.Module, x: torch.Tensor, targets: torch.Tenso
     return oracle_loss.detach(), grads
 
 
+BACKWARD_PARTS = ("linear_backward", "relu_backward", "cross_entropy_backward")  # each has tests of its own
+
+
+def check_mlp_backward(student, student_process, submitted_source, model: nn.Module, x: torch.Tensor,  # type: ignore[no-untyped-def]
+                       targets: torch.Tensor, case: str) -> None:
+    """``mlp_backward`` on a copy of ``model`` in the student's process, against autograd on ``model``.
+
+    One bug, one charge (:func:`autograder.kit.charge_once`): when the only fault is in one of the three
+    functions it chains (their own tests charge for it), this check passes and says which one."""
+    kit.assert_by_hand(submitted_source("execution_modes.py"), "mlp_backward", charged_elsewhere=BACKWARD_PARTS)
+    expected_loss, expected = autograd_param_grads(model, x, targets)
+
+    def theirs(guarded: bool):  # type: ignore[no-untyped-def]
+        """(their result, their copy of the model) for a fresh copy built in their process."""
+        copy = student_process.build(model).requires_grad_(False)  # their copy: no autograd possible on it
+        if not guarded:
+            return student.mlp_backward(copy, x, targets), copy
+        with kit.no_autograd(student_process):
+            return student.mlp_backward(copy, x, targets), copy
+
+    def compare(result, loss: torch.Tensor, grads: dict[str, torch.Tensor]) -> None:  # type: ignore[no-untyped-def]
+        got, copy = result
+        assert isinstance(got, tuple) and len(got) == 2, f"expected mlp_backward to return (loss, grads), got {got!r:.200}"
+        kit.assert_tensor(got[0], loss, f"loss ({case})", like="a 0-dim tensor")
+        assert isinstance(got[1], dict) and set(got[1]) == set(grads), (
+            f"expected grads to be a dict with the keys of model.named_parameters(): {sorted(grads)}; "
+            f"got {sorted(got[1]) if isinstance(got[1], dict) else type(got[1]).__name__}")
+        for name, value in grads.items():
+            kit.assert_tensor(got[1][name], value, f"grads[{name!r}] ({case})", like=f"the parameter, {tuple(value.shape)}")
+        after = copy.state_dict()
+        for name, value in model.state_dict().items():
+            assert torch.equal(after[name], value), f"mlp_backward changed the parameter {name}; it must only compute gradients"
+
+    def blame() -> str | None:
+        faults, loss, grads = chain_of_their_parts(student, student_process, model, x, targets)
+        if not faults:
+            return None
+        compare(theirs(guarded=False), loss, grads)  # raises (so: no excuse) unless it is exactly their chain
+        return " and ".join(sorted(faults)) + (" is" if len(faults) == 1 else " are") + " wrong"
+
+    kit.charge_once(lambda: compare(theirs(guarded=True), expected_loss, expected), blame)
+
+
+def chain_of_their_parts(student, student_process, model: nn.Module, x: torch.Tensor,  # type: ignore[no-untyped-def]
+                         targets: torch.Tensor) -> tuple[set[str], torch.Tensor, dict[str, torch.Tensor]]:
+    """The correct chain rule over the student's own three backward functions, run here in the test: the
+    loss and gradients their ``mlp_backward`` should give if it chains them right, and which of them were
+    wrong (or used autograd) on the way."""
+    faults: set[str] = set()
+
+    def part(name: str, call, truth: tuple[torch.Tensor, ...]):  # type: ignore[no-untyped-def]
+        try:
+            with kit.no_autograd(student_process):
+                out = call()
+        except Exception:  # noqa: BLE001 - autograd refused, or their error: at fault; see what it gives unguarded
+            faults.add(name)
+            return call()
+        outs = out if isinstance(out, tuple) else (out,)
+        try:
+            assert len(outs) == len(truth)
+            for value, want in zip(outs, truth):
+                kit.assert_tensor(value, want, name)
+        except AssertionError:
+            faults.add(name)
+        return out
+
+    with torch.no_grad():
+        h, inputs = model.flatten(x), []
+        for layer in model.linear_relu_stack:
+            inputs.append(h)
+            h = layer(h)
+        leaf = h.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            true_loss = F.cross_entropy(leaf, targets)
+            true_loss.backward()
+        loss, grad = part("cross_entropy_backward", lambda: student.cross_entropy_backward(h, targets),
+                          (true_loss.detach(), leaf.grad))
+        grads: dict[str, torch.Tensor] = {}
+        for index in reversed(range(len(model.linear_relu_stack))):
+            layer, given, g = model.linear_relu_stack[index], inputs[index], grad
+            if isinstance(layer, nn.Linear):
+                grad, grads[f"linear_relu_stack.{index}.weight"], grads[f"linear_relu_stack.{index}.bias"] = part(
+                    "linear_backward", lambda: student.linear_backward(g, given, layer.weight),
+                    (g @ layer.weight, g.T @ given, g.sum(0)))
+            else:
+                grad = part("relu_backward", lambda: student.relu_backward(g, given), (g * (given > 0).to(g.dtype),))
+    return faults, loss, {name: grads[name] for name, _ in model.named_parameters()}
+
+
 def measured_layer_flops(model: nn.Module, x: torch.Tensor, mode: str, targets: torch.Tensor | None = None) -> list[int]:
     """FLOPs of each Linear in order: a forward under inference_mode, or forward + cross-entropy + backward."""
     def run() -> None:

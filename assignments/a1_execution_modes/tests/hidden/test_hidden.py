@@ -135,23 +135,7 @@ def test_cross_entropy_backward_shapes(submission, student_process, submitted_so
 
 
 def _check_mlp_backward(submission, student_process, submitted_source, model, x, targets, helpers, case):
-    """mlp_backward on a copy of ``model`` in the student's process, against autograd on ``model``."""
-    kit.assert_by_hand(submitted_source("execution_modes.py"), "mlp_backward")
-    theirs = student_process.build(model).requires_grad_(False)  # no autograd possible on their copy
-    expected_loss, expected = helpers.autograd_param_grads(model, x, targets)
-    with kit.no_autograd(student_process):
-        got = submission.execution_modes.mlp_backward(theirs, x, targets)
-    assert isinstance(got, tuple) and len(got) == 2, f"expected mlp_backward to return (loss, grads), got {got!r:.200}"
-    loss, grads = got
-    kit.assert_tensor(loss, expected_loss, f"loss ({case})", like="a 0-dim tensor")
-    assert isinstance(grads, dict) and set(grads) == set(expected), (
-        f"expected grads with the keys of model.named_parameters(): {sorted(expected)}; "
-        f"got {sorted(grads) if isinstance(grads, dict) else type(grads).__name__}")
-    for name, value in expected.items():
-        kit.assert_tensor(grads[name], value, f"grads[{name!r}] ({case})", like=f"the parameter, {tuple(value.shape)}")
-    after = theirs.state_dict()
-    for name, value in model.state_dict().items():
-        assert torch.equal(after[name], value), f"mlp_backward changed the parameter {name}; it must only compute gradients"
+    helpers.check_mlp_backward(submission.execution_modes, student_process, submitted_source, model, x, targets, case)
 
 
 @weight(3)

@@ -115,22 +115,10 @@ def test_cross_entropy_backward(submission, student_process, submitted_source, r
 @number("1.6")
 def test_mlp_backward(submission, student_process, submitted_source, rng, helpers):
     """mlp_backward matches autograd on a small NeuralNetwork"""
-    kit.assert_by_hand(submitted_source("execution_modes.py"), "mlp_backward")
-    student = submission.execution_modes
     model = helpers.LectureNetwork(12, 10, 4)
-    theirs = student_process.build(model).requires_grad_(False)  # their copy: no autograd possible
     x, targets = kit.randn(rng, 6, 12), kit.random_targets(rng, 6, 4)
-    expected_loss, expected = helpers.autograd_param_grads(model, x, targets)
-    with kit.no_autograd(student_process):
-        got = student.mlp_backward(theirs, x, targets)
-    assert isinstance(got, tuple) and len(got) == 2, f"expected mlp_backward to return (loss, grads), got {got!r:.200}"
-    loss, grads = got
-    kit.assert_tensor(loss, expected_loss, "loss", like="a 0-dim tensor")
-    assert isinstance(grads, dict) and set(grads) == set(expected), (
-        f"expected grads to be a dict with the keys of model.named_parameters(): {sorted(expected)}; "
-        f"got {sorted(grads) if isinstance(grads, dict) else type(grads).__name__}")
-    for name, value in expected.items():
-        kit.assert_tensor(grads[name], value, f"grads[{name!r}]", like=f"the parameter, {tuple(value.shape)}")
+    helpers.check_mlp_backward(submission.execution_modes, student_process, submitted_source, model, x, targets,
+                               "LectureNetwork(12, 10, 4), a batch of 6")
 
 
 # ---------------------------------------------------------------- inference mode
