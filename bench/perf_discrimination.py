@@ -85,6 +85,28 @@ def busy_loop(cpu: int) -> None:  # pragma: no cover - runs in a child process
 CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
 
 
+def rate_bounds(hits: int, n: int) -> str:
+    """The exact (Clopper-Pearson) 95 % interval of a rate seen ``hits`` times in ``n``: what the count proves."""
+    from scipy.stats import beta
+
+    low = 0.0 if hits == 0 else beta.ppf(0.025, hits, n - hits + 1)
+    high = 1.0 if hits == n else beta.ppf(0.975, hits + 1, n - hits)
+    return f"95 % interval of the flagged rate {low:.2%}-{high:.2%}"
+
+
+def tail_estimate(ratios: list[float], full: float) -> str:
+    """The flagged rate a log-normal fit of the ratios predicts (P(ratio > full)): an extrapolation for rates
+    too small to count in a few hundred checks, to read beside the exact interval."""
+    import math
+
+    logs = [math.log(r) for r in ratios if r and r > 0]
+    if len(logs) < 5:
+        return "too few ratios to fit"
+    fit = statistics.NormalDist(statistics.fmean(logs), statistics.stdev(logs))
+    return (f"log-normal fit (sd {fit.stdev:.3f}) puts P(ratio > {full}) at "
+            f"{1 - fit.cdf(math.log(full)):.2e}")
+
+
 @contextlib.contextmanager
 def cpu_quota(cpus_: float | None):
     """Run the body inside a cgroup-v1 CPU quota of ``cpus_`` CPUs (None: no quota); this process moves in and
@@ -170,6 +192,7 @@ def _conditions(checks_self: int, checks_variant: int, root: Path, scratch: Path
         median = statistics.median(medians) if medians else float("nan")
         print(f"  {label:<16}{checks:>7}{flagged:>9}{rate:>8.1%}{median:>13.3f}x"
               f"{statistics.median(seconds):>12.2f}s{max(seconds):>6.1f}s{refused:>9}{target}", flush=True)
+        print(f"  {'':<16}{rate_bounds(flagged, checks)}; {tail_estimate(medians, declaration.full)}", flush=True)
     reference_pool.close()
 
 

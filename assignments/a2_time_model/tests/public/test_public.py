@@ -171,7 +171,7 @@ def test_fit_amdahl_and_average_parallelism(submission):
 @weight(2)
 @number("1.8")
 def test_coffee_and_omelette(submission):
-    """the lecture's coffee (10 min) and omelette (5 min) on one and on two burners"""
+    """the lecture's coffee (10 min) and omelette (5 min) on one and on two burners, then an omelette that waits for chopping"""
     student = submission.time_model
     durations, deps = {"coffee": 10.0, "omelette": 5.0}, {}
     for burners, expected in ((1, 15.0), (2, 10.0)):
@@ -186,6 +186,14 @@ def test_coffee_and_omelette(submission):
         f"on two burners both start at 0 on different burners; got start={two.get('start')}, burner={two.get('burner')}")
     got = student.average_parallelism(15.0, two["makespan"])
     assert math.isclose(got, 1.5), f"average parallelism on two burners: 15 min of work in 10 min = 1.5, got {got!r}"
+    # a dependency: the omelette waits for the chopping, so the free burner takes the coffee first
+    durations, deps = {"chop": 2.0, "omelette": 5.0, "coffee": 10.0}, {"omelette": ["chop"]}
+    waits = student.list_schedule(durations, deps, 2)
+    assert isinstance(waits, dict) and waits.get("start", {}).get("omelette") == 2.0 and waits.get("makespan") == 10.0, (
+        "chop (2 min), then omelette (5 min, needs chop), and coffee (10 min) on two burners, priority in that order: "
+        "at 0 one burner chops and the other cannot start the omelette yet, so it takes the coffee; the omelette "
+        f"starts at 2 when chopping ends; makespan 10. Got start={waits.get('start') if isinstance(waits, dict) else waits!r}, "
+        f"makespan={waits.get('makespan') if isinstance(waits, dict) else None!r}")
 
 
 # ---------------------------------------------------------------- prediction
