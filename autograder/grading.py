@@ -107,7 +107,7 @@ def take_in(submission: Path, spec: AssignmentSpec, into: Path, *, note_extra_fi
 
 def grade(spec: AssignmentSpec, submission: Path, *, folders: tuple[str, ...] | None = None,
           seed: int | None = None, reference_dir: Path | None = None, local: bool = False,
-          isolate: bool | None = None, slot: int = 0) -> dict[str, Any]:
+          isolate: bool | None = None, slot: int | None = None) -> dict[str, Any]:
     """Grade ``submission`` and return the results.json document. Never raises for problems in student code.
 
     ``local`` is a student's own run (`check`): no reference is available, tests needing it are skipped, and

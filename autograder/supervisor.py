@@ -70,9 +70,9 @@ class Supervisor:
 
     def __init__(self, spec: AssignmentSpec, submission_dir: Path, reference_dir: Path | None, *,
                  folders: tuple[str, ...] | None = None, seed: int | None = None,
-                 python: str = sys.executable, isolate: bool = True, slot: int = 0) -> None:
+                 python: str = sys.executable, isolate: bool = True, slot: int | None = None) -> None:
         self.spec = spec
-        self.slot = slot  # grading slot: which pair of accounts runs the code (sandbox.slot_users)
+        self.slot = sandbox.default_slot() if slot is None else slot  # grading slot: which pair of accounts runs the code (sandbox.slot_users)
         self.submission_dir = submission_dir
         self.reference_dir = reference_dir
         self.folders = [f for f in spec.test_folders if folders is None or f.name in folders]

@@ -120,3 +120,16 @@ def test_the_final_kill_all_says_why_and_what(course: Path, tmp_path: Path) -> N
     killed = _results(tmp_path / "out")["extra_data"]["isolation"]["killed_after_run"]
     assert "still running" in killed["why"] and f"slot {SLOTS[0]}" in killed["why"]
     assert {"account": account.name, "pid": straggler.pid, "name": "sleep"} in killed["processes"]
+
+
+def test_the_default_slot_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$AUTOGRADER_SLOT moves a whole activity (a bench, a test session) onto its own accounts and lock."""
+    monkeypatch.delenv(sandbox.SLOT_ENV, raising=False)
+    assert sandbox.default_slot() == 0 and sandbox.slot_users() == (sandbox.STUDENT_USER, sandbox.REFERENCE_USER)
+    monkeypatch.setenv(sandbox.SLOT_ENV, "23")
+    assert sandbox.slot_users() == (sandbox.STUDENT_USER + "-23", sandbox.REFERENCE_USER + "-23")
+    assert sandbox.AccountLock.for_slot().path.name == sandbox.STUDENT_USER + "-23.lock"
+    for bad in ("x", "64", "-1"):
+        monkeypatch.setenv(sandbox.SLOT_ENV, bad)
+        with pytest.raises(ValueError, match="AUTOGRADER_SLOT"):
+            sandbox.default_slot()

@@ -27,19 +27,40 @@ REFERENCE_USER = "autograder-reference"  # runs the reference beside the student
 MAX_SLOTS = 64  # parallel grading runs on one machine; each slot has its own pair of accounts
 
 
-def slot_users(slot: int = 0) -> tuple[str, str]:
+SLOT_ENV = "AUTOGRADER_SLOT"
+
+
+def default_slot() -> int:
+    """The grading slot a run uses when none is given: ``$AUTOGRADER_SLOT``, else 0.
+
+    Lets a second activity on a shared machine (a bench, a test session, a TA's grade beside a regrade) take a
+    slot of its own without every command growing a ``--slot`` option; child processes inherit it."""
+    raw = os.environ.get(SLOT_ENV, "").strip()
+    if not raw:
+        return 0
+    try:
+        slot = int(raw)
+    except ValueError:
+        raise ValueError(f"${SLOT_ENV}={raw!r} is not a slot number; set it to 0..{MAX_SLOTS - 1} or unset it") from None
+    if not 0 <= slot < MAX_SLOTS:
+        raise ValueError(f"${SLOT_ENV}={slot} is outside 0..{MAX_SLOTS - 1}; set it to a slot number or unset it")
+    return slot
+
+
+def slot_users(slot: int | None = None) -> tuple[str, str]:
     """(student account, reference account) of grading slot ``slot``.
 
     Slot 0 keeps the historical names; slot k > 0 appends ``-k``. Parallel runs (``regrade -j N``) each take
     a slot of their own, because the clean-up at the end of a run kills every process of its accounts.
     """
+    slot = default_slot() if slot is None else slot
     if not 0 <= slot < MAX_SLOTS:
         raise ValueError(f"grading slot {slot} is outside 0..{MAX_SLOTS - 1}")
     suffix = "" if slot == 0 else f"-{slot}"
     return STUDENT_USER + suffix, REFERENCE_USER + suffix
 
 
-def slot_accounts(slot: int = 0, create: bool = True) -> "tuple[Account, Account] | None":
+def slot_accounts(slot: int | None = None, create: bool = True) -> "tuple[Account, Account] | None":
     """The slot's (student, reference) accounts, created when missing and root; None when not root."""
     student, reference = (grading_account(name, create=create) for name in slot_users(slot))
     if student is None or reference is None:
@@ -164,7 +185,7 @@ class AccountLock:
         self._key = (str(self.path), threading.get_ident())
 
     @classmethod
-    def for_slot(cls, slot: int = 0) -> "AccountLock":
+    def for_slot(cls, slot: int | None = None) -> "AccountLock":
         return cls(slot_users(slot)[0])
 
     def __enter__(self) -> "AccountLock":

@@ -26,7 +26,7 @@ def jail_for(user: str) -> dict:
 
 @contextlib.contextmanager
 def worker_pair(submission: Path, reference: Path, lib_modules: list[Path],
-                slot: int = 0) -> Iterator[tuple[WorkerSide, WorkerSide]]:
+                slot: int | None = None) -> Iterator[tuple[WorkerSide, WorkerSide]]:
     """Yield (submission side, reference side); ``lib_modules`` (input generators) are put on their path.
 
     Holds the slot's AccountLock throughout, so a grading run on the same slot cannot kill these workers in its
