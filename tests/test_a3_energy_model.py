@@ -40,6 +40,10 @@ BUGS_B = {
         "energy = {domain: self._total[domain] / 1e6 for domain in self._last}",
         "energy = {domain: float(self._total[domain]) for domain in self._last}",
         "test_rapl_two_sockets_and_subzones", "microjoules"),
+    "a polling thread that ignores safe_poll_interval_s (student trial)": (
+        "            interval = min([self.poll_interval_s] + [safe_poll_interval_s(r) for r in self._range.values()])\n",
+        "            interval = self.poll_interval_s\n",
+        "test_rapl_context_manager", "it must poll every min(poll_interval_s, safe_poll_interval_s(range))"),
     "a model that forgets data movement": (
         'totals["total_pj"] = totals["arithmetic_pj"] + totals["data_movement_pj"]',
         'totals["total_pj"] = totals["arithmetic_pj"]',

@@ -80,6 +80,16 @@ def wait_for_polls(meter: Any, count: int, timeout_s: float = 30.0) -> bool:
     return False
 
 
+def polls_in_window(meter: Any, seconds: float) -> int:
+    """How many times ``meter``'s own thread polled during ``seconds`` between ``start()`` and ``stop()``."""
+    meter.start()
+    first = int(meter.polls)
+    time.sleep(seconds)
+    count = int(meter.polls) - first
+    meter.stop()
+    return count
+
+
 def drive(meter: Any, root: str, steps: list[list[Any]], use_with: bool = False) -> dict[str, Any]:
     """Run ``meter`` (its polling thread on) while moving counters: each step is ``[zone_dir, value]``; after
     each, wait until the meter has polled twice more (so one poll began after the write). ``use_with`` runs

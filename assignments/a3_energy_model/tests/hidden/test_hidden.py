@@ -181,9 +181,17 @@ def test_rapl_missing_and_vanishing_domains(submission, student_process, helpers
 
 @weight(2)
 @number("2.8")
+@pytest.mark.hint("RaplMeter in a `with` block, and how often its thread polls: every min(poll_interval_s, safe_poll_interval_s(range)) seconds")
 def test_rapl_context_manager(submission, student_process, helpers):
-    """RaplMeter as a `with` block: the thread polls, __exit__ stores the result; safe_poll_interval_s"""
+    """RaplMeter as a `with` block: the thread polls, __exit__ stores the result; safe_poll_interval_s bounds the interval"""
     student = submission.energy
+    # a counter that wraps in 0.02 s at 500 W: the thread must poll every safe_poll_interval_s (0.01 s), not every 60 s
+    small = 10_000_000
+    root = student_process.call("fake_energy.make_powercap", [helpers.zone("intel-rapl:0", "package-0", 10, small)])
+    polls = student_process.call("fake_energy.polls_in_window", student.RaplMeter(root, poll_interval_s=60.0), 0.5)
+    assert polls >= 5, (
+        f"RaplMeter(poll_interval_s=60) on a counter of range {small:,} uJ (it can wrap every 0.02 s at 500 W): the "
+        f"thread polled {polls} time(s) in 0.5 s; it must poll every min(poll_interval_s, safe_poll_interval_s(range))")
     top = 1_000_000
     root = student_process.call("fake_energy.make_powercap", [helpers.zone("intel-rapl:0", "package-0", 10, top)])
     meter = student.RaplMeter(root, poll_interval_s=0.002)
