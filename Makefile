@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 A1 := a1_execution_modes
+TEST_JOBS ?= 2  # pytest-xdist workers for `make test`, each grading on its own slot (tests/conftest.py); 0 = serial
 SLUGS := $(notdir $(patsubst %/,%,$(dir $(wildcard assignments/*/assignment.toml))))
 
 .PHONY: help venv grade test bench gpu-check verify starters zips clean
@@ -31,7 +32,7 @@ grade: venv
 	$(PY) -m autograder grade $(A1) --submission starter/$(A1) --json results/$(A1)-starter.json
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 bench: venv
 	$(PY) bench/isolation.py

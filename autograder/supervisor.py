@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 POLL_S = 0.05
 # Extra seconds the parent allows beyond a test's limit when isolated: the runner enforces the limit on the
-# worker itself, and may need to start a fresh worker (torch import) within the same test.
+# worker itself, and may need to start a fresh worker (torch import) within the same test; and between tests
+# (collection, conftest imports) the time is the grader's own.
 ISOLATION_GRACE_S = 30.0
 
 
@@ -345,8 +346,11 @@ class Supervisor:
                     limit = self._info[state.current].timeout_s or self.spec.limits.test_timeout_s
                     if now - state.current_since > limit + (ISOLATION_GRACE_S if self.isolate else 0.0):
                         state.stopped_for = TIMEOUT
-                elif now - last_event > self.spec.limits.test_timeout_s:
-                    state.stopped_for = "silence"  # stuck outside any test: collection or module import
+                elif now - last_event > self.spec.limits.test_timeout_s + (ISOLATION_GRACE_S if self.isolate else 0.0):
+                    # stuck outside any test: collection or module import. Isolated, the student's code imports in
+                    # the worker under the runner's own limit, and this child's start (pytest, torch, conftests)
+                    # is the grader's: on a loaded machine it alone outlasted a 5 s test limit.
+                    state.stopped_for = "silence"
                 if now > self._deadline:
                     state.stopped_for = "deadline"
                 if state.stopped_for:

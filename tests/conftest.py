@@ -6,6 +6,7 @@ a few grade the real a1 assignment end to end.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -17,6 +18,12 @@ from autograder.spec import AssignmentSpec, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 TOY_ROOT = REPO / "tests" / "data" / "toycourse"
+XDIST_FIRST_SLOT = 40  # `pytest -n N`: worker gwK grades on slot 40 + K, apart from slot 0 (a TA's run) and regrade's 1..N
+
+if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    # Each xdist worker grades on its own pair of accounts (its own lock): otherwise the workers wait for each
+    # other's gradings, and one's final kill-all would end the other's processes. Child processes inherit it.
+    os.environ["AUTOGRADER_SLOT"] = str(XDIST_FIRST_SLOT + int(os.environ["PYTEST_XDIST_WORKER"][2:]))
 
 
 def pytest_configure(config: pytest.Config) -> None:

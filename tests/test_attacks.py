@@ -61,7 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 SLUG = "a1_execution_modes"
 MODULE_FILE = "execution_modes.py"
 ATTACKS_DIR = REPO / "tests" / "data" / "attacks"
-STUDENT = sandbox.STUDENT_USER
+STUDENT = sandbox.slot_users()[0]  # this session's slot ($AUTOGRADER_SLOT; tests/conftest.py gives each xdist worker its own)
 IS_ROOT = os.geteuid() == 0
 NOT_ROOT = ("needs root, as on CI and Gradescope: only a grader started as root runs student code as the separate "
             f"account {STUDENT}, whose processes it kills and whose missing rights these checks are about")

@@ -114,7 +114,7 @@ class Container:
         self.evidence = workspace / "evidence"
         self.evidence.mkdir()
         self.evidence.chmod(0o777)  # the attacks write their reports here as the grading account
-        self.config = {"root": str(workspace), "evidence": str(self.evidence), "student": sandbox.STUDENT_USER,
+        self.config = {"root": str(workspace), "evidence": str(self.evidence), "student": sandbox.slot_users()[0],
                        "port": self.listeners.port, "unix_path": self.listeners.unix_path,
                        "unix_abstract": self.listeners.abstract, "ipc_key": 0x5A000000 + os.getpid() % 0xFFFF,
                        "leftover_marker": f"ag-leftover-{uuid.uuid4().hex}"}
@@ -159,7 +159,7 @@ class Container:
 
 
 def _student_uid() -> int:
-    account = sandbox.grading_account(sandbox.STUDENT_USER, create=False)
+    account = sandbox.grading_account(sandbox.slot_users()[0], create=False)
     return account.uid if account is not None else -1
 
 
@@ -205,7 +205,7 @@ def test_attack_reaches_nothing_and_leaves_nothing(container: Container) -> None
     cache = [a for a in left[0]["attempts"] if a["what"] == "env cache dir"][0]
     assert cache["ok"] and "/work-" in cache["result"], f"torch.compile's cache is not in the worker's folder: {cache}"
     assert not results["_left"], f"the grading account still owns, after the run: {results['_left']}"
-    removed = isolation.get("leftovers_removed", {}).get(sandbox.STUDENT_USER, {})
+    removed = isolation.get("leftovers_removed", {}).get(sandbox.slot_users()[0], {})
     assert removed.get("ipc", 0) >= 3 and removed.get("files", 0) >= 5, removed
 
 

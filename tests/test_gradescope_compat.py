@@ -48,7 +48,7 @@ def test_same_scores_as_jsontestrunner_plus_the_skipped_test(toy_layout: CourseL
     assert ours[skipped]["visibility"] == "after_due_date"
     for name, expected in theirs.items():
         assert (ours[name]["score"], ours[name]["max_score"], ours[name]["status"]) == \
-            (expected["score"], expected["max_score"], expected["status"]), name
+            (expected["score"], expected["max_score"], expected["status"]), (name, ours[name]["output"][:800])
         assert ours[name].get("tags") == expected.get("tags") and ours[name]["number"] == expected.get("number", ours[name]["number"])
     assert ours["mul() multiplies"]["status"] == "failed" and ours["add() partial"]["score"] == 4
 
@@ -125,7 +125,7 @@ def test_student_programs_run_as_the_student_inside_the_sandbox() -> None:
     if os.geteuid() == 0:
         import pwd
 
-        student = pwd.getpwnam(sandbox.slot_users(0)[0]).pw_uid
+        student = pwd.getpwnam(sandbox.slot_users()[0]).pw_uid
         assert program_uid == subprocess_uid == student != 0
     else:
         assert program_uid == subprocess_uid == os.geteuid()

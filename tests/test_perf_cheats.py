@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from autograder.layout import CourseLayout
+from autograder.isolation import sandbox
 from autograder.perf.measure import Measurer
 from autograder.perf.pairs import worker_pair
 from autograder.spec import load_spec
@@ -22,9 +23,9 @@ from autograder.spec import load_spec
 REPO = Path(__file__).resolve().parents[1]
 HONEST = "    model.eval()\n    with torch.inference_mode():\n        return model(x)\n"
 pytestmark = pytest.mark.slow
-# The grading slot these workers use (each slot has its own accounts and lock); another slot lets the suite run
-# beside gradings on a shared machine. The perf checks refuse to measure while the account has other processes.
-SLOT = int(os.environ.get("AG_TEST_SLOT", "0"))
+# The grading slot these workers use (each slot has its own accounts and lock; $AUTOGRADER_SLOT, which
+# tests/conftest.py sets per xdist worker). The perf checks refuse to measure while the account has other processes.
+SLOT = sandbox.default_slot()
 
 CHEATS = {
     # Returns the first batch's answer for every later call.

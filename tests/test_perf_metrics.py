@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from autograder.isolation import sandbox
 from autograder.perf.measure import Measurer, PerfDeclaration
 from autograder.perf.pairs import worker_pair
 
 pytestmark = pytest.mark.slow
-SLOT = int(os.environ.get("AG_TEST_SLOT", "0"))  # grading slot of the workers (see test_perf_cheats.py)
+SLOT = sandbox.default_slot()  # grading slot of the workers (see test_perf_cheats.py)
 
 INPUTS = '''
 import torch

@@ -63,4 +63,6 @@ def test_local_preview_finds_the_input_generator_without_a_conftest(tmp_path: Pa
     results = grade(spec, spec.reference_dir, folders=("public",), reference_dir=None, local=True)
     perf = next(t for t in results["tests"] if "fast" in t["name"])
     assert perf["output"].startswith("preview: about"), perf["output"]
-    assert all(t["status"] == "passed" for t in results["tests"]), [t["output"] for t in results["tests"]]
+    # the preview's own verdict depends on how busy this machine is now; the point here is that it ran at all
+    others = [t for t in results["tests"] if t is not perf]
+    assert all(t["status"] == "passed" for t in others), [t["output"] for t in others]

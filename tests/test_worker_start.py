@@ -33,7 +33,7 @@ def test_a_ready_worker_imports_torch_dynamo_without_being_asked(tmp_path: Path)
     tmp_path.chmod(0o755)
     (tmp_path / "probe.py").chmod(0o644)
     root = sandbox.prepare_worker_root()
-    pool = WorkerPool(WorkerSettings(sys.executable, root, tmp_path, jail_for(sandbox.STUDENT_USER)))
+    pool = WorkerPool(WorkerSettings(sys.executable, root, tmp_path, jail_for(sandbox.slot_users()[0])))
     try:
         probe = RemoteSubmission(pool).probe
         deadline = time.monotonic() + 30

@@ -127,27 +127,27 @@ def chain_of_their_parts(student, student_process, model: nn.Module, x: torch.Te
             faults.add(name)
         return out
 
+    stack = list(model.linear_relu_stack)
     with torch.no_grad():
-        h, inputs = model.flatten(x), []
-        for layer in model.linear_relu_stack:
-            inputs.append(h)
-            h = layer(h)
-        leaf = h.detach().clone().requires_grad_(True)
+        seen = [model.flatten(x)]  # seen[i]: what stack[i] receives; seen[-1]: the logits
+        for module in stack:
+            seen.append(module(seen[-1]))
+        logits = seen[-1].detach().clone().requires_grad_(True)
         with torch.enable_grad():
-            true_loss = F.cross_entropy(leaf, targets)
+            true_loss = F.cross_entropy(logits, targets)
             true_loss.backward()
-        loss, grad = part("cross_entropy_backward", lambda: student.cross_entropy_backward(h, targets),
-                          (true_loss.detach(), leaf.grad))
-        grads: dict[str, torch.Tensor] = {}
-        for index in reversed(range(len(model.linear_relu_stack))):
-            layer, given, g = model.linear_relu_stack[index], inputs[index], grad
-            if isinstance(layer, nn.Linear):
-                grad, grads[f"linear_relu_stack.{index}.weight"], grads[f"linear_relu_stack.{index}.bias"] = part(
-                    "linear_backward", lambda: student.linear_backward(g, given, layer.weight),
-                    (g @ layer.weight, g.T @ given, g.sum(0)))
+        loss, grad = part("cross_entropy_backward", lambda: student.cross_entropy_backward(seen[-1], targets),
+                          (true_loss.detach(), logits.grad))
+        by_name: dict[str, torch.Tensor] = {}
+        for position in range(len(stack) - 1, -1, -1):
+            module, given, g = stack[position], seen[position], grad
+            if isinstance(module, nn.Linear):
+                grad, weight_grad, bias_grad = part("linear_backward", lambda: student.linear_backward(g, given, module.weight),
+                                                    (g @ module.weight, g.T @ given, g.sum(0)))
+                by_name[f"linear_relu_stack.{position}.weight"], by_name[f"linear_relu_stack.{position}.bias"] = weight_grad, bias_grad
             else:
                 grad = part("relu_backward", lambda: student.relu_backward(g, given), (g * (given > 0).to(g.dtype),))
-    return faults, loss, {name: grads[name] for name, _ in model.named_parameters()}
+    return faults, loss, {name: by_name[name] for name, _ in model.named_parameters()}
 
 
 def measured_layer_flops(model: nn.Module, x: torch.Tensor, mode: str, targets: torch.Tensor | None = None) -> list[int]:
