@@ -44,3 +44,29 @@ def test_a_ready_worker_imports_torch_dynamo_without_being_asked(tmp_path: Path)
     finally:
         pool.close()
         sandbox.remove_tree(root)
+
+
+def test_an_import_that_kills_the_worker_twice_is_not_tried_a_third_time(tmp_path: Path) -> None:
+    """Each retry of a deadly import costs a worker start (a loop at import: the whole test limit); after two in a
+    row the pool answers at once with the same reason, so a1's 26 tests do not add up past Gradescope's timeout."""
+    import pytest
+
+    from autograder.isolation.proxy import WorkerLost
+
+    (tmp_path / "deadly.py").write_text("import os\nos._exit(7)\n")
+    tmp_path.chmod(0o755)
+    (tmp_path / "deadly.py").chmod(0o644)
+    root = sandbox.prepare_worker_root()
+    pool = WorkerPool(WorkerSettings(sys.executable, root, tmp_path, jail_for(sandbox.slot_users()[0])))
+    try:
+        for _ in range(2):
+            with pytest.raises(WorkerLost, match="7") as first:
+                pool.request("import", module="deadly")
+        started = pool.generation
+        with pytest.raises(WorkerLost, match="not tried again") as third:
+            pool.request("import", module="deadly")
+        assert pool.generation == started, "a third worker was started for an import that killed two"
+        assert str(first.value) in str(third.value)  # the same reason, said again
+    finally:
+        pool.close()
+        sandbox.remove_tree(root)

@@ -278,6 +278,9 @@ def _no_handles(number: int) -> Any:
     raise codec.ProtocolError("unexpected handle")
 
 
+IMPORT_STRIKES = 2  # imports of one module that ended the worker, in a row, before the pool stops trying it
+
+
 class WorkerPool:
     """The runner's current worker: started ahead of need, replaced after it is lost."""
 
@@ -290,6 +293,7 @@ class WorkerPool:
         self.released: list[int] = []
         self.reports: list[dict[str, Any]] = []
         self.lost: list[str] = []
+        self._import_deaths: dict[str, list[str]] = {}  # module -> why its import ended the worker, in a row
 
     def start(self) -> Worker:
         self.generation += 1
@@ -310,15 +314,27 @@ class WorkerPool:
         return worker
 
     def request(self, op: str, **args: Any) -> Any:
+        module = args.get("module") if op == "import" else None
+        deaths = self._import_deaths.get(module, []) if module else []
+        if len(deaths) >= IMPORT_STRIKES:
+            # An import that ended the process twice in a row will again: each retry costs a worker start (and,
+            # for a loop at import, the whole test limit), which adds up past Gradescope's timeout.
+            raise WorkerLost(f"{deaths[-1]}\n(Importing {module} ended your code's process in the {len(deaths)} "
+                             "tests before this one, so it was not tried again.)")
         worker = self.worker()
         release, self.released = self.released, []
         try:
             deadline = self.deadline if self.deadline is not None else time.monotonic() + self.outside_test_s
-            return worker.request(op, deadline, release,
-                                  lambda number: RemoteObject(self, number, worker.number), **args)
+            reply = worker.request(op, deadline, release,
+                                   lambda number: RemoteObject(self, number, worker.number), **args)
         except WorkerLost as exc:
             self.lost.append(str(exc))
+            if module:
+                self._import_deaths.setdefault(module, []).append(str(exc))
             raise
+        if module:
+            self._import_deaths.pop(module, None)
+        return reply
 
     def run_program(self, *, timeout_s: float, **args: Any) -> dict[str, Any]:
         """One of the student's programs, run by the worker (``op_run_program``, autograder/isolation/programs.py).
