@@ -126,6 +126,9 @@ def _credit_text(decl: PerfDeclaration, unit: str) -> str:
     return f"full credit at {better}{decl.full:g}{unit}, none at {worse}{decl.zero:g}{unit}"
 
 
+IDLE_BREACHES_REFUSED = 3  # reference batches with the submission's worker busy before the check is refused
+
+
 class Measurer:
     """Runs one declaration against two sides.
 
@@ -143,6 +146,7 @@ class Measurer:
         self.sub_cpu_s = 0.0  # on-CPU time of the submission's worker in timed batches
         self.sub_wall_s = 0.0  # their wall time
         self.sub_batches = 0
+        self.idle_breaches: list[str] = []  # reference batches during which the submission's worker used CPU
         self.generation_s = 0.0  # what drawing one batch's data costs (reference's worker), subtracted
         self.sub_watch: Watch | None = None
         self.ref_watch: Watch | None = None
@@ -178,6 +182,8 @@ class Measurer:
         result.extra["fingerprint"] = fingerprint()
         result.extra["threads"] = self.decl.threads
         result.extra["device"] = self.device
+        if self.idle_breaches:  # for staff: single rounds in which the submission's worker was not idle
+            result.extra["idle_breaches"] = list(self.idle_breaches)
         return result
 
     def _start_watches(self, wanted: list[int]) -> bool:
@@ -231,10 +237,16 @@ class Measurer:
         result = self._timed(self.ref, seed, iterations)
         busy_s = self.sub_watch.elapsed_ns(before, self.sub_watch.batch()) / 1e9
         if self.sub_watch.strict and self.cpu_clock and busy_s > 0.002 + 0.02 * result[0]:
-            raise Refused(
-                f"Your code's process used {busy_s * 1000:.0f} ms of CPU while the reference was being timed "
-                f"({result[0] * 1000:.0f} ms), where it should have been waiting. Don't leave threads running "
-                "after your function returns.")
+            # One breach can be the honest worker finishing its reply on a throttled CPU (seen once in 150 A/A
+            # checks at a 0.5-CPU quota: 3 ms beside a 21 ms batch). The reference's on-CPU time is its own
+            # either way, so only a pattern is refused: work left running after return shows in every round.
+            self.idle_breaches.append(f"{busy_s * 1000:.0f} ms of CPU while the reference was being timed "
+                                      f"({result[0] * 1000:.0f} ms)")
+            if len(self.idle_breaches) >= IDLE_BREACHES_REFUSED:
+                raise Refused(
+                    f"Your code's process used CPU while the reference was being timed, where it should have been "
+                    f"waiting, in {len(self.idle_breaches)} rounds (latest: {self.idle_breaches[-1]}). Don't leave "
+                    "threads running after your function returns.")
         return result
 
     def _check_cpus(self) -> None:
