@@ -103,8 +103,8 @@ def tail_estimate(ratios: list[float], full: float) -> str:
     if len(logs) < 5:
         return "too few ratios to fit"
     fit = statistics.NormalDist(statistics.fmean(logs), statistics.stdev(logs))
-    return (f"log-normal fit (sd {fit.stdev:.3f}) puts P(ratio > {full}) at "
-            f"{1 - fit.cdf(math.log(full)):.2e}")
+    below = fit.cdf(math.log(full))
+    return f"log-normal fit (sd {fit.stdev:.3f}) puts P(ratio > {full}) at {1 - below:.2e}, P(ratio <= {full}) at {below:.2e}"
 
 
 @contextlib.contextmanager
