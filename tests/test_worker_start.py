@@ -65,6 +65,8 @@ def test_an_import_that_kills_the_worker_twice_is_not_tried_a_third_time(tmp_pat
         started = pool.generation
         with pytest.raises(WorkerLost, match="not tried again") as third:
             pool.request("import", module="deadly")
+        with pytest.raises(WorkerLost, match="not tried again"):
+            RemoteSubmission(pool).deadly  # the submission fixture's way in: no worker started either
         assert pool.generation == started, "a third worker was started for an import that killed two"
         assert str(first.value) in str(third.value)  # the same reason, said again
     finally:

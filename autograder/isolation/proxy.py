@@ -313,14 +313,19 @@ class WorkerPool:
             self.reports.append(worker.report)
         return worker
 
-    def request(self, op: str, **args: Any) -> Any:
-        module = args.get("module") if op == "import" else None
-        deaths = self._import_deaths.get(module, []) if module else []
+    def refuse_deadly_import(self, module: str) -> None:
+        """Raise at once, before any worker is started, for an import that ended the process twice in a row:
+        it will again, and each retry costs a worker start (for a loop at import, the whole test limit), which
+        adds up past Gradescope's timeout."""
+        deaths = self._import_deaths.get(module, [])
         if len(deaths) >= IMPORT_STRIKES:
-            # An import that ended the process twice in a row will again: each retry costs a worker start (and,
-            # for a loop at import, the whole test limit), which adds up past Gradescope's timeout.
             raise WorkerLost(f"{deaths[-1]}\n(Importing {module} ended your code's process in the {len(deaths)} "
                              "tests before this one, so it was not tried again.)")
+
+    def request(self, op: str, **args: Any) -> Any:
+        module = args.get("module") if op == "import" else None
+        if module:
+            self.refuse_deadly_import(module)
         worker = self.worker()
         release, self.released = self.released, []
         try:
@@ -452,6 +457,7 @@ class RemoteSubmission:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        self._pool.refuse_deadly_import(name)  # before worker(), which would start a process just to refuse
         worker = self._pool.worker()
         key = (worker.number, name)
         if key not in self._modules:
