@@ -334,6 +334,7 @@ class Supervisor:
         reader = EventReader(read_fd)
         state = _ChildState()
         last_event = time.monotonic()
+        grace = ISOLATION_GRACE_S if self.isolate else 0.0
         try:
             while True:
                 for event in reader.poll(POLL_S):
@@ -344,9 +345,9 @@ class Supervisor:
                 now = time.monotonic()
                 if state.current is not None:
                     limit = self._info[state.current].timeout_s or self.spec.limits.test_timeout_s
-                    if now - state.current_since > limit + (ISOLATION_GRACE_S if self.isolate else 0.0):
+                    if now - state.current_since > limit + grace:
                         state.stopped_for = TIMEOUT
-                elif now - last_event > self.spec.limits.test_timeout_s + (ISOLATION_GRACE_S if self.isolate else 0.0):
+                elif now - last_event > self.spec.limits.test_timeout_s + grace:
                     # stuck outside any test: collection or module import. Isolated, the student's code imports in
                     # the worker under the runner's own limit, and this child's start (pytest, torch, conftests)
                     # is the grader's: on a loaded machine it alone outlasted a 5 s test limit.

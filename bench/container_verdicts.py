@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # gradescope_root: the zip unpacked as Gradescope does
 
-from gradescope_root import clean_env, unpack  # noqa: E402
+from gradescope_root import grade_in_envelope  # noqa: E402
 
-from autograder.envelope import Envelope, run_in_envelope, unavailable  # noqa: E402
+from autograder.envelope import Envelope, unavailable  # noqa: E402
 from autograder.layout import CourseLayout  # noqa: E402
 from autograder.packaging import build_autograder_zip  # noqa: E402
 from autograder.spec import load_spec  # noqa: E402
@@ -44,17 +44,9 @@ TIME_TESTS = ("predict_time", "sgd_step_time")
 
 def grade_once(archive: Path, source: str, envelope: Envelope, workspace: Path, timeout_s: float) -> dict[str, Any]:
     """One grade in a fresh /autograder-like root; the results plus what the envelope saw."""
-    root = Path(tempfile.mkdtemp(prefix="autograder-verdict-", dir=workspace))
-    root.chmod(0o755)
+    root, run = grade_in_envelope(archive, {MODULE_FILE: source}, workspace, envelope, timeout_s=timeout_s,
+                                  name="verdict")
     try:
-        unpack(archive, root / "source")
-        shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
-        (root / "submission").mkdir()
-        (root / "submission" / MODULE_FILE).write_text(source)
-        (root / "results").mkdir()
-        env = clean_env(AUTOGRADER_ROOT=str(root), AUTOGRADER_VENV=sys.prefix)
-        run = run_in_envelope([str(root / "run_autograder")], envelope, cwd=root, env=env, timeout_s=timeout_s,
-                              output=root / "run_autograder.out")
         path = root / "results" / "results.json"
         results = json.loads(path.read_text()) if path.is_file() else {"score": None, "tests": []}
         perf = {}

@@ -36,6 +36,7 @@ from autograder.isolation import sandbox  # noqa: E402
 from autograder.isolation.proxy import WorkerPool, WorkerSettings  # noqa: E402
 from autograder.perf import cpus  # noqa: E402
 from autograder.perf.measure import Measurer, PerfDeclaration  # noqa: E402
+from autograder.perf.pairs import jail_for  # noqa: E402
 from autograder.perf.sides import WorkerSide  # noqa: E402
 
 WORK = 10  # matmuls per call for the reference
@@ -128,14 +129,6 @@ def cpu_quota(cpus_: float | None):
                 group.rmdir()
                 break
             time.sleep(0.1)
-
-
-def jail_for(name: str) -> dict:
-    account = sandbox.grading_account(name)
-    jail: dict = {"rlimits": {}, "block_network": True}
-    if account is not None:
-        jail.update(uid=account.uid, gid=account.gid, user=account.name)
-    return jail
 
 
 def run(checks_self: int, checks_variant: int, size: int, busy: bool, scratch: Path, quota: float | None,

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.envelope import Envelope, EnvelopeRun
 
 
 def unpack(archive_path: Path, target: Path) -> None:
@@ -24,3 +28,28 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
     env.update(extra)
     return env
+
+
+def grade_in_envelope(archive_path: Path, files: dict[str, str], workspace: Path, envelope: "Envelope", *,
+                      timeout_s: float, name: str = "grade") -> tuple[Path, "EnvelopeRun"]:
+    """Unpack ``archive_path`` into a fresh root laid out like ``/autograder`` under ``workspace``, put ``files``
+    (name -> text) in ``submission/`` and run ``run_autograder`` inside ``envelope``; returns (root, the run).
+    results.json is at ``root / "results" / "results.json"`` if the grade wrote one."""
+    import shutil
+    import sys
+    import tempfile
+
+    from autograder.envelope import run_in_envelope
+
+    root = Path(tempfile.mkdtemp(prefix=f"autograder-{name}-", dir=workspace))
+    root.chmod(0o755)
+    unpack(archive_path, root / "source")
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    for file_name, text in files.items():
+        (root / "submission" / file_name).write_text(text)
+    (root / "results").mkdir()
+    env = clean_env(AUTOGRADER_ROOT=str(root), AUTOGRADER_VENV=sys.prefix)
+    run = run_in_envelope([str(root / "run_autograder")], envelope, cwd=root, env=env, timeout_s=timeout_s,
+                          output=root / "run_autograder.out")
+    return root, run

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 import uuid
@@ -35,9 +34,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from gradescope_root import clean_env, unpack
+from gradescope_root import grade_in_envelope
 
-from autograder.envelope import Envelope, run_in_envelope, unavailable
+from autograder.envelope import Envelope, unavailable
 from autograder.isolation import leftovers, sandbox
 from autograder.layout import CourseLayout
 from autograder.packaging import build_autograder_zip
@@ -128,18 +127,10 @@ class Container:
         return "\n\n".join(parts) + "\n"
 
     def grade(self, name: str, base: Path, attacks: tuple[str, ...] = ()) -> dict[str, Any]:
-        root = Path(tempfile.mkdtemp(prefix=f"autograder-{name}-", dir=self.workspace))
-        root.chmod(0o755)
-        unpack(self.zip, root / "source")
-        shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
-        (root / "submission").mkdir()
-        (root / "submission" / MODULE_FILE).write_text(self.source(base, attacks))
-        (root / "results").mkdir()
-        env = clean_env(AUTOGRADER_ROOT=str(root), AUTOGRADER_VENV=sys.prefix)
         # The envelope's timeout is generous: on a shared machine a grade may first wait for the grading account's
         # lock; Gradescope's own limit applies to the grade itself (execution_time, checked below).
-        run = run_in_envelope([str(root / "run_autograder")], ENVELOPE, cwd=root, env=env,
-                              timeout_s=3 * self.spec.limits.gradescope_timeout_s, output=root / "run_autograder.out")
+        root, run = grade_in_envelope(self.zip, {MODULE_FILE: self.source(base, attacks)}, self.workspace, ENVELOPE,
+                                      timeout_s=3 * self.spec.limits.gradescope_timeout_s, name=name)
         results_path = root / "results" / "results.json"
         output = (root / "run_autograder.out").read_text(errors="replace")[-3000:]
         assert results_path.is_file(), f"no results.json ({run}):\n{output}"

@@ -5,6 +5,7 @@ You may use these helpers to check your own work."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import pytest
@@ -76,9 +77,7 @@ def check_mlp_backward(student, student_process, submitted_source, model: nn.Mod
     def theirs(guarded: bool):  # type: ignore[no-untyped-def]
         """(their result, their copy of the model) for a fresh copy built in their process."""
         copy = student_process.build(model).requires_grad_(False)  # their copy: no autograd possible on it
-        if not guarded:
-            return student.mlp_backward(copy, x, targets), copy
-        with kit.no_autograd(student_process):
+        with kit.no_autograd(student_process) if guarded else contextlib.nullcontext():
             return student.mlp_backward(copy, x, targets), copy
 
     def compare(result, loss: torch.Tensor, grads: dict[str, torch.Tensor]) -> None:  # type: ignore[no-untyped-def]

@@ -134,10 +134,6 @@ def test_cross_entropy_backward_shapes(submission, student_process, submitted_so
         kit.assert_tensor(grad, leaf.grad, f"grad_logits ({case})", like="logits")
 
 
-def _check_mlp_backward(submission, student_process, submitted_source, model, x, targets, helpers, case):
-    helpers.check_mlp_backward(submission.execution_modes, student_process, submitted_source, model, x, targets, case)
-
-
 @weight(3)
 @number("2.5")
 @pytest.mark.hint("mlp_backward: the forward you run by hand and the chain rule back through every layer, for other sizes and dtypes")
@@ -150,7 +146,7 @@ def test_mlp_backward_random_sizes(submission, student_process, submitted_source
         x = kit.randn(rng, batch, 1, height, width, dtype=dtype, device=device)
         targets = kit.random_targets(rng, batch, classes, device=device)
         case = kit.describe(model=f"NeuralNetwork({height * width}, {hidden}, {classes})", x=tuple(x.shape), dtype=dtype)
-        _check_mlp_backward(submission, student_process, submitted_source, model, x, targets, helpers, case)
+        helpers.check_mlp_backward(submission.execution_modes, student_process, submitted_source, model, x, targets, case)
 
 
 @weight(2)
@@ -169,7 +165,8 @@ def test_mlp_backward_edge_cases(submission, student_process, submitted_source, 
     ]
     for case, x in cases:
         targets = kit.random_targets(rng, x.shape[0], classes, device=device)
-        _check_mlp_backward(submission, student_process, submitted_source, model, x, targets, helpers, f"{case}, x of shape {tuple(x.shape)}")
+        helpers.check_mlp_backward(submission.execution_modes, student_process, submitted_source, model, x, targets,
+                                   f"{case}, x of shape {tuple(x.shape)}")
 
 
 # ---------------------------------------------------------------- the two execution modes
