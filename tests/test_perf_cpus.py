@@ -119,6 +119,9 @@ def test_work_in_a_thread_that_ended_is_refused() -> None:
         process.stdin.write("go\n")
         process.stdin.flush()
         assert process.stdout.readline().strip() == "done"
+        deadline = time.monotonic() + 10  # join() returns before the kernel drops the task from /proc: wait for it
+        while len(os.listdir(f"/proc/{process.pid}/task")) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         after = observer.batch()
         assert observer.elapsed_ns(before, after) < 0.1e9  # the thread's time is gone from the live threads
         with pytest.raises(watch.Refused, match="threads that ended"):
